@@ -1,0 +1,101 @@
+"""Hydra callbacks: a multirun opens the tracking store and a parent run before the first job,
+and when the last job ends computes the raw-pixel baseline, writes the report and closes the
+parent run. Jobs find the store and the parent through environment variables, so in-process,
+joblib and SLURM launchers behave the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, artifact_location, resolve_uri
+
+ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
+
+
+def swept_keys(config: DictConfig) -> list[str]:
+    """The factors of a sweep: keys given several values on the command line or in the sweep
+    file's grid. `seed` is among them when swept; the report treats it as replicates."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    keys = [o.get_key_element() for o in OverridesParser.create().parse_overrides(lines) if o.is_sweep_override()]
+    return list(dict.fromkeys(keys))
+
+
+class AblateCallback(Callback):
+    def __init__(self) -> None:
+        self.tracker: Tracker | None = None
+        self.parent: str | None = None
+        self.experiment: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        launch_dir = Path(config.hydra.runtime.cwd)
+        uri = resolve_uri(config.tracking.uri, launch_dir)
+        # the store, its tables and the experiment are created here, once, before any worker
+        self.tracker = Tracker(uri)
+        self.experiment = self.tracker.experiment(
+            config.tracking.experiment, artifact_location(uri, config.tracking.artifact_dir, launch_dir)
+        )
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        factors = swept_keys(config)
+        self.parent = self.tracker.start(
+            self.experiment,
+            f"{config.tracking.experiment}-{stamp}",
+            tags={"ablate.kind": "sweep", "ablate.factors": json.dumps(factors),
+                  "ablate.command": " ".join(["python -m ablate", *sys.argv[1:]])},
+        )
+        self.tracker.log_params(self.parent, {"factors": ",".join(factors), "sweep_dir": config.hydra.sweep.dir,
+                                                      "kmeans_seeds": config.eval.kmeans_seeds,
+                                                      "n_init": config.eval.n_init})
+        os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.tracker is None or self.parent is None:
+            return
+        from ablate.report import write_report
+
+        tracker, parent = self.tracker, self.parent
+        for key in ENV_KEYS:
+            os.environ.pop(key, None)
+        try:
+            children = tracker.children(self.experiment, parent)
+            log_baselines(tracker, parent, children, config)
+            launch_dir = Path(config.hydra.runtime.cwd)
+            out = launch_dir / config.tracking.report_dir / f"{config.tracking.experiment}-{parent[:8]}"
+            path = write_report(tracker, parent, out)
+            tracker.log_artifact(parent, out, "report")
+            failed = [c for c in children if c["status"] != "FINISHED"]
+            tracker.end(parent, "FAILED" if failed else "FINISHED")
+        except BaseException:
+            tracker.end(parent, "FAILED")
+            raise
+        print(f"report: {path}", flush=True)
+        if failed:
+            print(f"{len(failed)} of {len(children)} jobs failed (see the report)", file=sys.stderr)
+            sys.exit(1)
+
+
+def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: DictConfig) -> None:
+    """k-means purity on raw pixels of each labelled dataset the sweep used, once per sweep."""
+    from ablate.evaluate import cluster_quality
+    from ablate.run import load_split
+
+    specs = {c["tags"].get("ablate.data_spec") for c in children} - {None}
+    for i, text in enumerate(sorted(specs)):
+        spec = json.loads(text)
+        if not spec.get("labelled"):
+            continue
+        _, eval_set = load_split(spec)
+        q = cluster_quality(eval_set.images.flatten(1).numpy(), eval_set.labels.numpy(),
+                            config.eval.kmeans_seeds, config.eval.n_init)
+        suffix = "" if len(specs) == 1 else f"_{spec['name']}"
+        tracker.log_metrics(parent, {f"baseline_{k}{suffix}": v for k, v in q.items()})
+        tracker.set_tags(parent, {f"ablate.baseline_data{suffix}": spec["name"]})

@@ -1,0 +1,168 @@
+"""The config schema: dataclasses registered in Hydra's ConfigStore; values live in conf/*.yaml.
+
+Convert a composed DictConfig with `to_object(cfg)` once, at the boundary: OmegaConf checks the
+types (bools, ints, enums) and each dataclass's __post_init__ checks the ranges, so code below
+run() only ever sees valid, plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message is one line naming the key and what is allowed."""
+
+
+class Device(Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Optimizer(Enum):
+    adam = "adam"
+    sgd = "sgd"
+
+
+class KMeansBackend(Enum):
+    sklearn = "sklearn"
+
+
+def _positive(key: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key}={value} is not allowed: it must be > 0")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "unet"
+    impl: str = "ablate.models.unet.UNet"
+    channels: list[int] = field(default_factory=lambda: [4, 8])
+    middle: int = 16
+    skip: bool = True
+    bottleneck: bool = False
+    bottleneck_dim: int = 16
+
+    def __post_init__(self) -> None:
+        if not self.channels or min(self.channels) <= 0:
+            raise ConfigError(f"model.channels={self.channels} is not allowed: a non-empty list of ints > 0")
+        _positive("model.middle", self.middle)
+        _positive("model.bottleneck_dim", self.bottleneck_dim)
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist5k"
+    impl: str = "ablate.data.mnist5k.load"
+    # what validation needs to know before anything is loaded
+    channels: int = 1
+    image_size: list[int] = field(default_factory=lambda: [28, 28])
+    labelled: bool = True
+    root: str | None = None  # None: the user cache (~/.cache/ablate or $XDG_CACHE_HOME/ablate)
+    limit: int | None = None  # keep only the first N images (stratified); tests shrink runs with it
+    eval_fraction: float = 0.2
+    split_seed: int = 0  # the train/eval split stays fixed whatever the training seed
+
+    def __post_init__(self) -> None:
+        if self.limit is not None:
+            _positive("data.limit", self.limit)
+        if not 0 < self.eval_fraction < 1:
+            raise ConfigError(f"data.eval_fraction={self.eval_fraction} is not allowed: it must be in (0, 1)")
+
+
+@dataclass
+class TaskConfig:
+    name: str = "autoencode"
+    impl: str = "ablate.tasks.autoencode.Autoencode"
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: Optimizer = Optimizer.adam
+    momentum: float = 0.9  # used by sgd only
+    weight_decay: float = 0.0
+    device: Device = Device.auto
+    threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    snapshots: int = 16  # fixed eval images shown in the reconstruction grids
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "lr", "snapshots"):
+            _positive(f"trainer.{key}", getattr(self, key))
+        if self.weight_decay < 0:
+            raise ConfigError(f"trainer.weight_decay={self.weight_decay} is not allowed: it must be >= 0")
+        if self.threads is not None:
+            _positive("trainer.threads", self.threads)
+
+
+@dataclass
+class EvalConfig:
+    kmeans_seeds: int = 10
+    n_init: int = 10
+    kmeans: KMeansBackend = KMeansBackend.sklearn
+
+    def __post_init__(self) -> None:
+        _positive("eval.kmeans_seeds", self.kmeans_seeds)
+        _positive("eval.n_init", self.n_init)
+
+
+@dataclass
+class TrackingConfig:
+    # None: $MLFLOW_TRACKING_URI if set, else sqlite:///<launch dir>/mlflow.db
+    uri: str | None = None
+    artifact_dir: str = "mlartifacts"  # beside the sqlite file; relative paths: launch dir
+    experiment: str = "ablate"
+    report_dir: str = "reports"
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def to_object(cfg: DictConfig) -> Config:
+    """Validate a composed config and return the typed dataclass tree (the `hydra` node dropped)."""
+    cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) if "hydra" in cfg else cfg
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, Config)
+    return obj
+
+
+def register_configs() -> None:
+    """Register the schema, and every named study in sweeps/ as an option of the `sweep` group."""
+    cs = ConfigStore.instance()
+    cs.store(name="ablate_schema", node=Config)
+    for entry in sorted(resources.files("ablate.sweeps").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            node = OmegaConf.create(entry.read_text())
+            cs.store(group="sweep", name=entry.name[: -len(".yaml")], node=node, package="_global_")
+
+
+def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """{'model.skip': True, ...} from a nested dict or config (lists kept whole)."""
+    if not isinstance(cfg, dict):
+        cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True) if OmegaConf.is_config(cfg) else cfg
+    out: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,39 @@
+"""PNG figures of one job: progress grids and loss curves (the report draws its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torchvision.utils import make_grid, save_image  # noqa: E402
+
+
+def _rgb(x: torch.Tensor) -> torch.Tensor:
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x[:, :3]
+
+
+def progress_grid(rows: list[torch.Tensor], path: Path) -> Path:
+    """One row per tensor (input, output, ground truth...), one column per image."""
+    n = rows[0].shape[0]
+    stacked = torch.cat([_rgb(r.float().clamp(0, 1)) for r in rows])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(make_grid(stacked, nrow=n, padding=1, pad_value=1.0), path)
+    return path
+
+
+def loss_curve(train: list[float], evals: list[float], title: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    epochs = range(1, len(train) + 1)
+    ax.plot(epochs, train, label="train")
+    ax.plot(epochs, evals, label="eval")
+    ax.set(xlabel="epoch", ylabel="loss", title=title, yscale="log")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

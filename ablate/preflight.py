@@ -1,0 +1,97 @@
+"""Validate every job of a command line before anything runs.
+
+Hydra composes each job only when the launcher reaches it, and reports a bad value in several
+lines. Here every job of the sweep is composed up front with Hydra's own parser and compose
+API, converted to the typed schema (types and ranges checked), and cross-checked (image size
+against model depth, task against data). The first problem becomes one line naming the key
+and what is allowed; the caller exits non-zero before a run or a file is created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from hydra import compose, initialize_config_module
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+from ablate import config as schema
+from ablate.config import ConfigError, to_object
+
+CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
+
+
+def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The override list of every job the command would launch (grid order, like Hydra)."""
+    if not multirun:
+        return [list(overrides)]
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    base = compose(CONFIG_NAME, overrides=fixed, return_hydra_config=True)
+    params = OmegaConf.select(base, "hydra.sweeper.params") or {}
+    # the sweep file's grid first, the command line after it (so the command line wins)
+    everything = parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides))
+    return [list(job) for batch in BasicSweeper.split_arguments(everything, None) for job in batch]
+
+
+def check_job(overrides: list[str]) -> schema.Config:
+    from ablate.models.unet import check_input_size
+    from ablate.tasks import load_task
+
+    conf = to_object(compose(CONFIG_NAME, overrides=overrides))
+    try:
+        check_input_size(tuple(conf.data.image_size), len(conf.model.channels))
+    except ValueError as exc:
+        raise ConfigError(f"data.image_size / model.channels: {exc}") from None
+    reason = load_task(conf.task.impl).check(conf.data.channels, conf.data.labelled)
+    if reason:
+        raise ConfigError(reason)
+    return conf
+
+
+def preflight(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Check every job; raise ConfigError (one line) on the first problem. Returns the jobs."""
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            jobs = expand(overrides, multirun)
+            for job in jobs:
+                check_job(job)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        raise ConfigError(one_line(exc)) from None
+    return jobs
+
+
+def _allowed_keys(full_key: str) -> str:
+    """The keys the schema allows beside an unknown one, e.g. for 'model.foo' the model fields."""
+    node: typing.Any = schema.Config
+    for part in full_key.split(".")[:-1]:
+        hints = typing.get_type_hints(node) if dataclasses.is_dataclass(node) else {}
+        node = hints.get(part)
+    if not dataclasses.is_dataclass(node):
+        return ""
+    return ", ".join(f.name for f in dataclasses.fields(node))
+
+
+def one_line(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, MissingConfigException) or isinstance(cause, MissingConfigException):
+        missing = exc if isinstance(exc, MissingConfigException) else cause
+        options = getattr(missing, "options", None)
+        group = (missing.missing_cfg_file or "").rsplit("/", 1)
+        if options is not None and len(group) == 2:
+            return f"{group[0]}={group[1]}: no such option (allowed: {', '.join(sorted(options))})"
+    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+        key = cause.full_key
+        if isinstance(cause, ConfigKeyError):
+            allowed = _allowed_keys(key)
+            return f"{key}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
+        msg = str(getattr(cause, "msg", cause)).splitlines()[0]
+        return f"{key}: {msg}"
+    return " ".join(str(exc).split())

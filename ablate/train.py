@@ -1,0 +1,121 @@
+"""The training loop: plain values in, a trained model and its history out. No Hydra, no MLflow:
+whoever calls it (ablate.run) decides what to do with each epoch through `on_epoch`."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ablate.data import ImageSet
+from ablate.tasks import Task
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and torch (all devices) from one seed; seed 0 is a seed like any other."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("trainer.device=cuda but no CUDA device is visible (allowed: auto, cpu, cuda)")
+    return torch.device(name)
+
+
+def snapshot_epochs(epochs: int) -> list[int]:
+    """The epochs the article shows progress at (1, 10, 20, 30, 50) that exist, and the last."""
+    return sorted({e for e in (1, 10, 20, 30, 50) if e <= epochs} | {epochs})
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float, weight_decay: float):
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, task: Task, data: ImageSet, batch_size: int, device: torch.device):
+    """Outputs, latents and the mean loss over a dataset, in eval mode."""
+    model.eval()
+    outputs, latents, loss_sum = [], [], torch.zeros((), device=device)
+    for start in range(0, len(data), batch_size):
+        images = data.images[start : start + batch_size].to(device)
+        labels = None if data.labels is None else data.labels[start : start + batch_size].to(device)
+        inputs, target = task.batch(images, labels)
+        output, latent = model(inputs)
+        loss_sum += task.loss(output, target) * images.shape[0]
+        outputs.append(output.float().cpu())
+        latents.append(latent.float().cpu())
+    model.train()
+    return torch.cat(outputs), torch.cat(latents), loss_sum.item() / len(data)
+
+
+def train(
+    model: nn.Module,
+    task: Task,
+    train_set: ImageSet,
+    eval_set: ImageSet,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    seed: int,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> History:
+    history = History()
+    # the whole (small) dataset stays resident on the device; batches are index slices
+    images = train_set.images.to(device)
+    labels = None if train_set.labels is None else train_set.labels.to(device)
+    order_rng = torch.Generator().manual_seed(seed)
+    model.to(device).train()
+
+    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    for epoch in bar:
+        tic = time.perf_counter()
+        order = torch.randperm(len(train_set), generator=order_rng).to(device)
+        loss_sum = torch.zeros((), device=device)  # summed on device: no host sync per step
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            inputs, target = task.batch(images[idx], None if labels is None else labels[idx])
+            output, _ = model(inputs)
+            loss = task.loss(output, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * idx.numel()
+        train_loss = loss_sum.item() / len(order)
+        _, _, eval_loss = predict(model, task, eval_set, 4 * batch_size, device)
+        if not (math.isfinite(train_loss) and math.isfinite(eval_loss)):
+            raise NonFiniteLoss(f"loss became {train_loss} (train) / {eval_loss} (eval) at epoch {epoch}")
+        history.train_loss.append(train_loss)
+        history.eval_loss.append(eval_loss)
+        history.epoch_seconds.append(time.perf_counter() - tic)
+        bar.set_postfix(train=f"{train_loss:.3f}", eval=f"{eval_loss:.3f}")
+        if on_epoch is not None:
+            on_epoch(epoch, {"train_loss": train_loss, "eval_loss": eval_loss})
+    return history
