@@ -13,9 +13,28 @@ from ablate.config import ConfigError, register_configs
 register_configs()
 
 # Hydra flags that print or inspect instead of running: no preflight for them
-_INSPECT = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--resolve",
-            "--shell-completion", "-sc", "--package", "-p", "--config-path", "-cp", "--config-name",
-            "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+_INSPECT = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--resolve",
+    "--shell-completion",
+    "-sc",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+}
 
 
 @hydra.main(config_path="pkg://ablate.conf", config_name="config", version_base="1.3")

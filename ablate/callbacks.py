@@ -16,7 +16,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, artifact_location, resolve_uri
+from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_study
 
 ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
 
@@ -38,23 +38,30 @@ class AblateCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         launch_dir = Path(config.hydra.runtime.cwd)
-        uri = resolve_uri(config.tracking.uri, launch_dir)
         # the store, its tables and the experiment are created here, once, before any worker
-        self.tracker = Tracker(uri)
-        self.experiment = self.tracker.experiment(
-            config.tracking.experiment, artifact_location(uri, config.tracking.artifact_dir, launch_dir)
-        )
+        t = config.tracking
+        self.tracker, self.experiment = open_study(t.uri, t.experiment, t.artifact_dir, launch_dir)
+        uri = self.tracker.uri
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         factors = swept_keys(config)
         self.parent = self.tracker.start(
             self.experiment,
             f"{config.tracking.experiment}-{stamp}",
-            tags={"ablate.kind": "sweep", "ablate.factors": json.dumps(factors),
-                  "ablate.command": " ".join(["python -m ablate", *sys.argv[1:]])},
+            tags={
+                "ablate.kind": "sweep",
+                "ablate.factors": json.dumps(factors),
+                "ablate.command": " ".join(["python -m ablate", *sys.argv[1:]]),
+            },
         )
-        self.tracker.log_params(self.parent, {"factors": ",".join(factors), "sweep_dir": config.hydra.sweep.dir,
-                                                      "kmeans_seeds": config.eval.kmeans_seeds,
-                                                      "n_init": config.eval.n_init})
+        self.tracker.log_params(
+            self.parent,
+            {
+                "factors": ",".join(factors),
+                "sweep_dir": config.hydra.sweep.dir,
+                "kmeans_seeds": config.eval.kmeans_seeds,
+                "n_init": config.eval.n_init,
+            },
+        )
         os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -89,13 +96,14 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
     from ablate.run import load_split
 
     specs = {c["tags"].get("ablate.data_spec") for c in children} - {None}
-    for i, text in enumerate(sorted(specs)):
+    for text in sorted(specs):
         spec = json.loads(text)
         if not spec.get("labelled"):
             continue
         _, eval_set = load_split(spec)
-        q = cluster_quality(eval_set.images.flatten(1).numpy(), eval_set.labels.numpy(),
-                            config.eval.kmeans_seeds, config.eval.n_init)
+        q = cluster_quality(
+            eval_set.images.flatten(1).numpy(), eval_set.labels.numpy(), config.eval.kmeans_seeds, config.eval.n_init
+        )
         suffix = "" if len(specs) == 1 else f"_{spec['name']}"
         tracker.log_metrics(parent, {f"baseline_{k}{suffix}": v for k, v in q.items()})
         tracker.set_tags(parent, {f"ablate.baseline_data{suffix}": spec["name"]})

@@ -7,6 +7,7 @@ run() only ever sees valid, plain values.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
@@ -85,7 +86,7 @@ class TaskConfig:
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 15
+    epochs: int = 12
     batch_size: int = 128
     lr: float = 1e-3
     optimizer: Optimizer = Optimizer.adam
@@ -138,6 +139,10 @@ class Config:
 
 def to_object(cfg: DictConfig) -> Config:
     """Validate a composed config and return the typed dataclass tree (the `hydra` node dropped)."""
+    known = {f.name for f in dataclasses.fields(Config)}
+    extra = sorted(set(cfg) - known - {"hydra"})
+    if extra:
+        raise ConfigError(f"{extra[0]}: unknown key (allowed: {', '.join(sorted(known))})")
     cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) if "hydra" in cfg else cfg
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from enum import Enum
 
 from hydra import compose, initialize_config_module
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from ablate import config as schema
 from ablate.config import ConfigError, to_object
@@ -68,15 +69,33 @@ def preflight(overrides: list[str], multirun: bool) -> list[list[str]]:
     return jobs
 
 
-def _allowed_keys(full_key: str) -> str:
-    """The keys the schema allows beside an unknown one, e.g. for 'model.foo' the model fields."""
+def _schema_type(full_key: str) -> typing.Any:
+    """The schema's type at a dotted key (None where the schema does not know it)."""
     node: typing.Any = schema.Config
-    for part in full_key.split(".")[:-1]:
+    for part in full_key.split("."):
         hints = typing.get_type_hints(node) if dataclasses.is_dataclass(node) else {}
         node = hints.get(part)
-    if not dataclasses.is_dataclass(node):
+    return node
+
+
+def _allowed_keys(full_key: str) -> str:
+    """The keys the schema allows beside an unknown one, e.g. for 'model.foo' the model fields."""
+    parent = _schema_type(full_key.rpartition(".")[0]) if "." in full_key else schema.Config
+    if not dataclasses.is_dataclass(parent):
         return ""
-    return ", ".join(f.name for f in dataclasses.fields(node))
+    return ", ".join(f.name for f in dataclasses.fields(parent))
+
+
+_ALLOWED = {bool: "true, false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _allowed_values(full_key: str) -> str:
+    kind = _schema_type(full_key)
+    args = [a for a in typing.get_args(kind) if a is not type(None)]  # Optional[int] -> int
+    kind = args[0] if len(args) == 1 else kind
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return ", ".join(m.name for m in kind)
+    return _ALLOWED.get(kind, "")
 
 
 def one_line(exc: BaseException) -> str:
@@ -89,9 +108,10 @@ def one_line(exc: BaseException) -> str:
             return f"{group[0]}={group[1]}: no such option (allowed: {', '.join(sorted(options))})"
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         key = cause.full_key
-        if isinstance(cause, ConfigKeyError):
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
             allowed = _allowed_keys(key)
             return f"{key}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
         msg = str(getattr(cause, "msg", cause)).splitlines()[0]
-        return f"{key}: {msg}"
+        allowed = _allowed_values(key)
+        return f"{key}: {msg}" + (f" (allowed: {allowed})" if allowed and allowed not in msg else "")
     return " ".join(str(exc).split())

@@ -25,7 +25,7 @@ from ablate.data import load_data, split
 from ablate.evaluate import cluster_quality
 from ablate.models.unet import count_parameters
 from ablate.tasks import Task, load_task
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, artifact_location, resolve_uri
+from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_study
 from ablate.train import make_optimizer, predict, resolve_device, seed_everything, snapshot_epochs, train
 
 
@@ -46,8 +46,10 @@ def data_spec(conf: Config) -> dict[str, Any]:
 
 def load_split(spec: dict[str, Any]):
     """Load a dataset from its flat data.* spec and cut the fixed train/eval split."""
-    data = load_data(spec["impl"], root=spec["root"])
-    return split(data, spec["eval_fraction"], spec["split_seed"], spec["limit"])
+    loaded = load_data(**spec)
+    if isinstance(loaded, tuple):  # the dataset defines its own eval set (e.g. held-out test images)
+        return loaded
+    return split(loaded, spec["eval_fraction"], spec["split_seed"], spec["limit"])
 
 
 def build_model(conf: Config, task: Task) -> torch.nn.Module:
@@ -73,12 +75,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if os.environ.get(ENV_PARENT):  # inside a sweep: the parent made the store and experiment
         tracker, exp_id, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
     else:
-        uri = resolve_uri(conf.tracking.uri, launch_dir)
-        tracker, parent = Tracker(uri), None
-        exp_id = tracker.experiment(conf.tracking.experiment, artifact_location(uri, conf.tracking.artifact_dir, launch_dir))
+        tracker, exp_id = open_study(
+            conf.tracking.uri, conf.tracking.experiment, conf.tracking.artifact_dir, launch_dir
+        )
+        parent = None
     name = " ".join(o.split(".")[-1] for o in overrides) or f"{conf.model.name}-{conf.task.name}"
-    run_id = tracker.start(exp_id, name, parent, tags={"ablate.overrides": json.dumps(overrides),
-                                                       "ablate.data_spec": json.dumps(data_spec(conf))})
+    run_id = tracker.start(
+        exp_id,
+        name,
+        parent,
+        tags={"ablate.overrides": json.dumps(overrides), "ablate.data_spec": json.dumps(data_spec(conf))},
+    )
     try:
         metrics = _execute(conf, cfg, tracker, run_id, out_dir, name)
     except BaseException as exc:  # noqa: BLE001 - the run must never be left RUNNING
@@ -130,14 +137,30 @@ def _execute(conf: Config, cfg: DictConfig, tracker: Tracker, run_id: str, out_d
             grid = figures.progress_grid([inputs, outputs, target], out_dir / "progress" / f"epoch_{epoch:03d}.png")
             tracker.log_artifact(run_id, grid, "progress")
 
-    opt = make_optimizer(model, conf.trainer.optimizer.value, conf.trainer.lr, conf.trainer.momentum,
-                         conf.trainer.weight_decay)
+    opt = make_optimizer(
+        model, conf.trainer.optimizer.value, conf.trainer.lr, conf.trainer.momentum, conf.trainer.weight_decay
+    )
     tic = time.perf_counter()
-    history = train(model, task, train_set, eval_set, epochs=conf.trainer.epochs,
-                    batch_size=conf.trainer.batch_size, optimizer=opt, device=device, seed=conf.seed,
-                    on_epoch=on_epoch, progress=conf.trainer.progress, desc=name)
-    metrics = {"train_seconds": time.perf_counter() - tic, "n_params": counts["trainable"],
-               "final_train_loss": history.train_loss[-1], "final_eval_loss": history.eval_loss[-1]}
+    history = train(
+        model,
+        task,
+        train_set,
+        eval_set,
+        epochs=conf.trainer.epochs,
+        batch_size=conf.trainer.batch_size,
+        optimizer=opt,
+        device=device,
+        seed=conf.seed,
+        on_epoch=on_epoch,
+        progress=conf.trainer.progress,
+        desc=name,
+    )
+    metrics = {
+        "train_seconds": time.perf_counter() - tic,
+        "n_params": counts["trainable"],
+        "final_train_loss": history.train_loss[-1],
+        "final_eval_loss": history.eval_loss[-1],
+    }
 
     _, latents, _ = predict(model, task, eval_set, 4 * conf.trainer.batch_size, device)
     latents_np = latents.numpy()

@@ -36,11 +36,11 @@ def resolve_uri(uri: str | None, launch_dir: Path) -> str:
     return uri
 
 
-def artifact_location(uri: str, artifact_dir: str, launch_dir: Path) -> str | None:
-    """Local stores keep artifacts in an explicit folder (never ./mlruns of whatever directory
-    happens to be current); a tracking server chooses its own artifact store."""
+def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment: str) -> str | None:
+    """Local stores keep artifacts in an explicit folder, <artifact_dir>/<experiment> (never
+    ./mlruns of whatever directory happens to be current); a server chooses its own store."""
     if uri.startswith(("sqlite:", "postgresql", "mysql", "file:")):
-        return (launch_dir / artifact_dir).resolve().as_uri()
+        return (launch_dir / artifact_dir / experiment).resolve().as_uri()
     return None
 
 
@@ -128,3 +128,9 @@ def _as_dict(run) -> dict[str, Any]:
         "metrics": dict(run.data.metrics),
         "tags": dict(run.data.tags),
     }
+
+
+def open_study(uri: str | None, experiment: str, artifact_dir: str, launch_dir: Path) -> tuple[Tracker, str]:
+    """The tracker and experiment id of a study, the store and experiment created if missing."""
+    tracker = Tracker(resolve_uri(uri, launch_dir))
+    return tracker, tracker.experiment(experiment, artifact_location(tracker.uri, artifact_dir, launch_dir, experiment))

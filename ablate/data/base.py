@@ -58,7 +58,9 @@ def split(data: ImageSet, eval_fraction: float, seed: int, limit: int | None = N
     return data.subset(train_idx), data.subset(eval_idx)
 
 
-def load_data(impl: str, **kwargs) -> ImageSet:
-    """Call the loader named by a dotted path, e.g. 'ablate.data.mnist5k.load'."""
+def load_data(impl: str, **spec) -> ImageSet | tuple[ImageSet, ImageSet]:
+    """Call the loader named by a dotted path (e.g. 'ablate.data.mnist5k.load') with the flat
+    data.* values. A loader returns one ImageSet (cut into train/eval by `split`) or its own
+    (train, eval) pair; it takes the keys it needs and ignores the rest (**_)."""
     module, _, func = impl.rpartition(".")
-    return getattr(importlib.import_module(module), func)(**kwargs)
+    return getattr(importlib.import_module(module), func)(**spec)

@@ -19,5 +19,7 @@ def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
     1.0 means every cluster holds a single label."""
     labels, clusters = np.asarray(labels), np.asarray(clusters)
     if labels.shape != clusters.shape or labels.ndim != 1 or labels.size == 0:
-        raise ValueError(f"labels and clusters must be equal-length 1-D arrays, got {labels.shape} and {clusters.shape}")
+        raise ValueError(
+            f"labels and clusters must be equal-length 1-D arrays, got {labels.shape} and {clusters.shape}"
+        )
     return float(contingency(labels, clusters).max(axis=1).sum() / labels.size)

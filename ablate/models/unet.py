@@ -89,15 +89,13 @@ class UNet(nn.Module):
         self.middle = ConvBlock(prev, middle, last_act=nn.Tanh)
 
         h, w = (s // 2**depth for s in input_size)
-        self.center: nn.Module = (
-            DenseBottleneck(middle, h, w, bottleneck_dim) if bottleneck else nn.Identity()
-        )
+        self.center: nn.Module = DenseBottleneck(middle, h, w, bottleneck_dim) if bottleneck else nn.Identity()
         self.latent_dim = bottleneck_dim if bottleneck else middle * h * w
 
         skip_channels = [ch if skip else 0 for ch in reversed(channels)]
         self.decoder = nn.ModuleList()
         prev = middle
-        for ch, skip_ch in zip(reversed(channels), skip_channels):
+        for ch, skip_ch in zip(reversed(channels), skip_channels, strict=True):
             self.decoder.append(DecoderBlock(prev, skip_ch, ch))
             prev = ch
         self.head = nn.Conv2d(prev, out_channels, 1)
@@ -115,7 +113,7 @@ class UNet(nn.Module):
         latent = self.center.latent if isinstance(self.center, DenseBottleneck) else middle.flatten(1)
 
         skips = reversed(features) if self.skip else [None] * len(features)
-        for block, skip in zip(self.decoder, skips):
+        for block, skip in zip(self.decoder, skips, strict=True):
             x = block(x, skip)
         return self.final(self.head(x)), latent
 

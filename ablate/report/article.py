@@ -11,8 +11,10 @@ PURITY = {
     (True, True): (0.3752, 0.0001, 16),
 }
 RAW_PIXELS = (0.5900, 0.0023, 784)
-NOTE = ("article: full MNIST, each arm trained once, Keras on a TPU; a different data size and "
-        "training length, so a reference, not comparable one to one")
+NOTE = (
+    "article: full MNIST, each arm trained once, Keras on a TPU; a different data size and "
+    "training length, so a reference, not comparable one to one"
+)
 
 
 def _as_bool(value: object) -> bool | None:

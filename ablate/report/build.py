@@ -58,31 +58,63 @@ def _section(study: Study, task: str, data: str, rows: pd.DataFrame, out: Path, 
         for cell, members in grid:
             good = members[members["status"] == "FINISHED"]
             p = _metric(good, "purity_mean")
-            body.append([*map(str, cell.values()), _with_spread(p), _fmt(_metric(good, "purity_std")["mean"]),
-                         _fmt(_metric(good, "nmi_mean")["mean"]), _fmt(_metric(good, "ari_mean")["mean"]),
-                         _fmt(_metric(good, "latent_dim")["mean"], 0), f"{p['n']}/{len(members)}",
-                         article.reference(cell, task, data)])
+            body.append(
+                [
+                    *map(str, cell.values()),
+                    _with_spread(p),
+                    _fmt(_metric(good, "purity_std")["mean"]),
+                    _fmt(_metric(good, "nmi_mean")["mean"]),
+                    _fmt(_metric(good, "ari_mean")["mean"]),
+                    _fmt(_metric(good, "latent_dim")["mean"], 0),
+                    f"{p['n']}/{len(members)}",
+                    article.reference(cell, task, data),
+                ]
+            )
             labels.append(_label(cell))
             means.append(p["mean"])
             errs.append(p["std"] if p["n"] > 1 else _metric(good, "purity_std")["mean"])
         if f"baseline_purity_mean{suffix}" in base:
-            b = {k: base.get(f"baseline_{k}{suffix}", math.nan) for k in
-                 ("purity_mean", "purity_std", "nmi_mean", "ari_mean", "latent_dim")}
-            body.append(["raw pixels", *[""] * (len(factors) - 1), _fmt(b["purity_mean"]), _fmt(b["purity_std"]),
-                         _fmt(b["nmi_mean"]), _fmt(b["ari_mean"]), _fmt(b["latent_dim"], 0), "—",
-                         article.raw_reference(task, data)][: len(header)])
+            b = {
+                k: base.get(f"baseline_{k}{suffix}", math.nan)
+                for k in ("purity_mean", "purity_std", "nmi_mean", "ari_mean", "latent_dim")
+            }
+            body.append(
+                [
+                    "raw pixels",
+                    *[""] * (len(factors) - 1),
+                    _fmt(b["purity_mean"]),
+                    _fmt(b["purity_std"]),
+                    _fmt(b["nmi_mean"]),
+                    _fmt(b["ari_mean"]),
+                    _fmt(b["latent_dim"], 0),
+                    "—",
+                    article.raw_reference(task, data),
+                ][: len(header)]
+            )
         seeds, n_init = study.parent["params"].get("kmeans_seeds", "?"), study.parent["params"].get("n_init", "?")
         lines += ["### Latent clustering (k-means purity, NMI, ARI on the eval split)", ""]
         lines += _table(header, body)
-        lines += ["", f"k-means: K = number of classes, {seeds} seeds × n_init {n_init} on the same features; "
-                  "'k-means std' is the population std over those seeds (the article's ±). "
-                  + ("'purity mean' is mean ± std over training seeds (ddof = 1) with a 95% t interval."
-                     if study.replicated else
-                     "Each arm was trained once: the k-means std is not training variance."), ""]
+        lines += [
+            "",
+            f"k-means: K = number of classes, {seeds} seeds × n_init {n_init} on the same features; "
+            "'k-means std' is the population std over those seeds (the article's ±). "
+            + (
+                "'purity mean' is mean ± std over training seeds (ddof = 1) with a 95% t interval."
+                if study.replicated
+                else "Each arm was trained once: the k-means std is not training variance."
+            ),
+            "",
+        ]
         if any(article.reference(c, task, data) for c, _ in grid):
             lines += [f"Article column: {article.NOTE}.", ""]
-        chart = figures.purity_chart(labels, means, errs, base.get(f"baseline_purity_mean{suffix}"),
-                                     f"{task} on {data}", out / f"purity_{tag}.png")
+        chart = figures.purity_chart(
+            labels,
+            means,
+            errs,
+            base.get(f"baseline_purity_mean{suffix}"),
+            f"{task} on {data}",
+            out / f"purity_{tag}.png",
+        )
         lines += [f"![purity]({chart.name})", ""]
 
     # training quality
@@ -91,10 +123,16 @@ def _section(study: Study, task: str, data: str, rows: pd.DataFrame, out: Path, 
     for cell, members in grid:
         good = members[members["status"] == "FINISHED"]
         status = ", ".join(f"{v} {k}" for k, v in members["status"].value_counts().sort_index().items())
-        body.append([*map(str, cell.values()), _with_spread(_metric(good, "final_train_loss"), 2),
-                     _with_spread(_metric(good, "final_eval_loss"), 2),
-                     _fmt(_metric(good, "n_params")["mean"], 0), _fmt(_metric(good, "train_seconds")["mean"], 1),
-                     status])
+        body.append(
+            [
+                *map(str, cell.values()),
+                _with_spread(_metric(good, "final_train_loss"), 2),
+                _with_spread(_metric(good, "final_eval_loss"), 2),
+                _fmt(_metric(good, "n_params")["mean"], 0),
+                _fmt(_metric(good, "train_seconds")["mean"], 1),
+                status,
+            ]
+        )
     lines += ["### Training", ""] + _table(header, body) + [""]
     failed = rows[rows["status"] != "FINISHED"]
     for _, r in failed.iterrows():
@@ -102,8 +140,9 @@ def _section(study: Study, task: str, data: str, rows: pd.DataFrame, out: Path, 
     if len(failed):
         lines.append("")
 
-    series = {_label(c): [study.curves[r]["eval_loss"] for r in m[m["status"] == "FINISHED"]["run_id"]]
-              for c, m in grid}
+    series = {
+        _label(c): [study.curves[r]["eval_loss"] for r in m[m["status"] == "FINISHED"]["run_id"]] for c, m in grid
+    }
     series = {k: v for k, v in series.items() if v}
     if series:
         curve = figures.loss_curves(series, f"{task} on {data}: eval loss", out / f"loss_{tag}.png")
@@ -129,31 +168,47 @@ def _grids(grid, tracker: Tracker, folder: Path, tag: str) -> list[str]:
             body.append([_label(cell), *links])
     if not body:
         return []
-    return ["### Progress (rows: input, output, target; first and last epoch)", "",
-            *_table(["arm", "first", "last"], body), ""]
+    return [
+        "### Progress (rows: input, output, target; first and last epoch)",
+        "",
+        *_table(["arm", "first", "last"], body),
+        "",
+    ]
 
 
 def _verdicts(study: Study) -> list[str]:
     n = study.runs.groupby(study.factors)["run_id"].count().min() if study.factors else len(study.runs)
     if not study.replicated:
-        return ["## What this supports", "",
-                f"Each cell holds one training run (n = {n}). The tables describe these runs; they do not "
-                "say whether differences between arms would survive another training seed. Add training "
-                "seeds (`seed=0,1,2`, or `sweep=article_purity`) for error bars and tests.", ""]
-    return ["## What this supports", "",
-            f"Cells hold up to {n} training seeds each; means carry ± std (ddof = 1) and a 95% t interval. "
-            "Where two cells' intervals overlap, their difference is not established at this n.", ""]
+        return [
+            "## What this supports",
+            "",
+            f"Each cell holds one training run (n = {n}). The tables describe these runs; they do not "
+            "say whether differences between arms would survive another training seed. Add training "
+            "seeds (`seed=0,1,2`, or `sweep=article_purity`) for error bars and tests.",
+            "",
+        ]
+    return [
+        "## What this supports",
+        "",
+        f"Cells hold up to {n} training seeds each; means carry ± std (ddof = 1) and a 95% t interval. "
+        "Where two cells' intervals overlap, their difference is not established at this n.",
+        "",
+    ]
 
 
 def render(study: Study, tracker: Tracker, out: Path) -> str:
     parent, runs = study.parent, study.runs
     counts = runs["status"].value_counts().sort_index() if len(runs) else pd.Series(dtype=int)
-    lines = [f"# Ablation report: {parent['name']}", "",
-             f"- command: `{parent['tags'].get('ablate.command', '?')}`",
-             f"- parent run: `{parent['run_id']}`",
-             f"- factors: {', '.join(study.factors) or 'none'}; replicates: "
-             + ("training seeds (`seed`)" if study.replicated else "none (one training run per cell)"),
-             "- jobs: " + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none"), ""]
+    lines = [
+        f"# Ablation report: {parent['name']}",
+        "",
+        f"- command: `{parent['tags'].get('ablate.command', '?')}`",
+        f"- parent run: `{parent['run_id']}`",
+        f"- factors: {', '.join(study.factors) or 'none'}; replicates: "
+        + ("training seeds (`seed`)" if study.replicated else "none (one training run per cell)"),
+        "- jobs: " + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none"),
+        "",
+    ]
     for (task, data), rows in runs.groupby(list(GROUPS), sort=True):
         lines += _section(study, task, data, rows, out, tracker)
     lines += _verdicts(study)

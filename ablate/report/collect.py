@@ -36,14 +36,19 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     factors = [k for k in swept if k != REPLICATE and k not in GROUPS]
     rows, curves = [], {}
     for child in children:
-        row = {"run_id": child["run_id"], "name": child["name"], "status": child["status"],
-               "error": child["tags"].get("ablate.error", "")}
+        row = {
+            "run_id": child["run_id"],
+            "name": child["name"],
+            "status": child["status"],
+            "error": child["tags"].get("ablate.error", ""),
+        }
         for key in [*factors, REPLICATE, *GROUPS]:
             row[key] = child["params"].get(key, "?")
         row.update(child["metrics"])
         rows.append(row)
-        curves[child["run_id"]] = {k: [v for _, v in tracker.history(child["run_id"], k)]
-                                   for k in ("train_loss", "eval_loss")}
+        curves[child["run_id"]] = {
+            k: [v for _, v in tracker.history(child["run_id"], k)] for k in ("train_loss", "eval_loss")
+        }
     runs = pd.DataFrame(rows)
     if runs.empty:
         runs = pd.DataFrame(columns=["run_id", "name", "status", "error", *factors, REPLICATE, *GROUPS])

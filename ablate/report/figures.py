@@ -34,8 +34,9 @@ def loss_curves(series: dict[str, list[list[float]]], title: str, path: Path) ->
     return path
 
 
-def purity_chart(labels: list[str], means: list[float], errors: list[float], baseline: float | None,
-                 title: str, path: Path) -> Path:
+def purity_chart(
+    labels: list[str], means: list[float], errors: list[float], baseline: float | None, title: str, path: Path
+) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     x = np.arange(len(labels))
     ax.bar(x, means, yerr=np.nan_to_num(errors), capsize=4, color="#4c72b0")

@@ -26,5 +26,5 @@ def cells(runs: pd.DataFrame, factors: list[str]) -> list[tuple[dict, pd.DataFra
     out = []
     for values, rows in runs.groupby(factors, sort=True, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
-        out.append((dict(zip(factors, values)), rows))
+        out.append((dict(zip(factors, values, strict=True)), rows))
     return out

@@ -1,0 +1,50 @@
+"""Shared fixtures: every test runs in its own launch directory with its own MLflow store."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+# tiny, fast settings for real runs on the CPU
+TINY = [
+    "data.limit=300",
+    "trainer.epochs=2",
+    "trainer.batch_size=64",
+    "trainer.progress=false",
+    "eval.kmeans_seeds=2",
+    "eval.n_init=1",
+    "trainer.snapshots=4",
+]
+
+
+@pytest.fixture
+def launch_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def ablate_cli(launch_dir, monkeypatch, capsys):
+    """Run `python -m ablate ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from ablate.__main__ import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["ablate", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            GlobalHydra.instance().clear()
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call

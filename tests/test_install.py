@@ -1,0 +1,64 @@
+"""A non-editable install (wheel, Docker image, cluster node) finds conf/ and sweeps/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_configs_and_sweeps_and_hydra_finds_them(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("ablate-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in (
+        "ablate/conf/config.yaml",
+        "ablate/conf/model/stl.yaml",
+        "ablate/conf/data/mnist5k.yaml",
+        "ablate/sweeps/article_purity.yaml",
+        "ablate/run.py",
+    ):
+        assert name in names, name
+
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import ablate; print(ablate.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip().startswith(str(target))
+    shown = subprocess.run(
+        [sys.executable, "-m", "ablate", "sweep=article_purity", "--cfg", "job"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "channels:" in shown.stdout and "experiment: article_purity" in shown.stdout
