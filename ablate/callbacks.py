@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,18 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_study
+from ablate.parallel import forward_env
+from ablate.tracking import (
+    ENV_EXPERIMENT,
+    ENV_PARENT,
+    ENV_URI,
+    Tracker,
+    check_tracking,
+    mark_orphans,
+    open_study,
+    redact,
+    resolve_uri,
+)
 
 ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
 
@@ -36,12 +49,27 @@ class AblateCallback(Callback):
         self.parent: str | None = None
         self.experiment: str | None = None
 
+    # Hydra turns a callback's exception into a warning and goes on; ours must stop the command
+    # instead (SystemExit is not an Exception), with one line saying why.
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            self._open(config)
+        except Exception as exc:  # noqa: BLE001
+            if self.tracker is not None and self.parent is not None:
+                self.tracker.end(self.parent, "FAILED")
+            _fail(f"tracking: {type(exc).__name__}: {exc}", code=2)
+
+    def _open(self, config: DictConfig) -> None:
         launch_dir = Path(config.hydra.runtime.cwd)
         # the store, its tables and the experiment are created here, once, before any worker
         t = config.tracking
+        reason = check_tracking(resolve_uri(t.uri, launch_dir))  # seconds, not MLflow's minutes of retries
+        if reason:
+            raise ConnectionError(reason)
         self.tracker, self.experiment = open_study(t.uri, t.experiment, t.artifact_dir, launch_dir)
         uri = self.tracker.uri
+        # runs left RUNNING by a killed sweep are closed as KILLED before anything new starts
+        mark_orphans(self.tracker, self.experiment, socket.gethostname())
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         factors = swept_keys(config)
         self.parent = self.tracker.start(
@@ -51,6 +79,9 @@ class AblateCallback(Callback):
                 "ablate.kind": "sweep",
                 "ablate.factors": json.dumps(factors),
                 "ablate.command": " ".join(["python -m ablate", *sys.argv[1:]]),
+                "ablate.host": socket.gethostname(),
+                "ablate.pid": os.getpid(),
+                "ablate.heartbeat": time.time(),
             },
         )
         self.tracker.log_params(
@@ -63,6 +94,7 @@ class AblateCallback(Callback):
             },
         )
         os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
+        forward_env(config, {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.tracker is None or self.parent is None:
@@ -81,13 +113,20 @@ class AblateCallback(Callback):
             tracker.log_artifact(parent, out, "report")
             failed = [c for c in children if c["status"] != "FINISHED"]
             tracker.end(parent, "FAILED" if failed else "FINISHED")
-        except BaseException:
+        except BaseException as exc:
             tracker.end(parent, "FAILED")
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            _fail(f"report: {type(exc).__name__}: {exc}", code=1)
         print(f"report: {path}", flush=True)
         if failed:
             print(f"{len(failed)} of {len(children)} jobs failed (see the report)", file=sys.stderr)
             sys.exit(1)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {redact(' '.join(message.split()))}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
 
 
 def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: DictConfig) -> None:
@@ -98,7 +137,7 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
     specs = {c["tags"].get("ablate.data_spec") for c in children} - {None}
     for text in sorted(specs):
         spec = json.loads(text)
-        if not spec.get("labelled"):
+        if not (spec.get("labelled") and config.eval.latent):
             continue
         _, eval_set = load_split(spec)
         q = cluster_quality(

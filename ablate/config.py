@@ -70,12 +70,23 @@ class DataConfig:
     limit: int | None = None  # keep only the first N images (stratified); tests shrink runs with it
     eval_fraction: float = 0.2
     split_seed: int = 0  # the train/eval split stays fixed whatever the training seed
+    download: bool = False  # full sets: fetch missing files with torchvision (checksums verified)
+    split: str = "train+test"  # full sets: which published split(s) to read; stl10 also has "unlabeled"
+    crops: int = 512  # photos: random train crops (of data.image_size), the same every epoch
+    eval_crops: int = 64  # photos: eval crops of the held-out cat
 
     def __post_init__(self) -> None:
         if self.limit is not None:
             _positive("data.limit", self.limit)
         if not 0 < self.eval_fraction < 1:
             raise ConfigError(f"data.eval_fraction={self.eval_fraction} is not allowed: it must be in (0, 1)")
+        splits = ("train+test", "train", "test", "unlabeled")
+        if self.split not in splits:
+            raise ConfigError(f"data.split={self.split} is not allowed (allowed: {', '.join(splits)})")
+        if self.split == "unlabeled" and self.labelled:  # no labels to give: say so before loading
+            raise ConfigError("data.split=unlabeled needs data.labelled=false (allowed: data=stl10_unlabeled)")
+        _positive("data.crops", self.crops)
+        _positive("data.eval_crops", self.eval_crops)
 
 
 @dataclass
@@ -96,6 +107,7 @@ class TrainerConfig:
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
     snapshots: int = 16  # fixed eval images shown in the reconstruction grids
     progress: bool = True
+    checkpoint: bool = True  # rewrite <tracking.checkpoint_dir>/<fingerprint>/last.pt after each epoch
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr", "snapshots"):
@@ -108,6 +120,7 @@ class TrainerConfig:
 
 @dataclass
 class EvalConfig:
+    latent: bool = True  # k-means on the eval latents when the data has labels
     kmeans_seeds: int = 10
     n_init: int = 10
     kmeans: KMeansBackend = KMeansBackend.sklearn
@@ -124,6 +137,8 @@ class TrackingConfig:
     artifact_dir: str = "mlartifacts"  # beside the sqlite file; relative paths: launch dir
     experiment: str = "ablate"
     report_dir: str = "reports"
+    checkpoint_dir: str = "checkpoints"  # relative paths: launch dir
+    resume: bool = True  # skip jobs FINISHED with the same fingerprint, resume killed ones
 
 
 @dataclass

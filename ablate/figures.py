@@ -16,12 +16,14 @@ def _rgb(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x[:, :3]
 
 
-def progress_grid(rows: list[torch.Tensor], path: Path) -> Path:
-    """One row per tensor (input, output, ground truth...), one column per image."""
-    n = rows[0].shape[0]
-    stacked = torch.cat([_rgb(r.float().clamp(0, 1)) for r in rows])
+def progress_grid(rows: list[torch.Tensor], path: Path, columns: int = 10) -> Path:
+    """Each image as a vertical strip (input over output over ground truth), strips laid out
+    `columns` to a line, so 100 images make a readable 10 x 10 block."""
+    rows = [_rgb(r.float().clamp(0, 1).cpu()) for r in rows]
+    gap = torch.ones(rows[0].shape[0], 3, 1, rows[0].shape[-1])
+    strips = torch.cat([part for r in rows for part in (r, gap)][:-1], dim=2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(make_grid(stacked, nrow=n, padding=1, pad_value=1.0), path)
+    save_image(make_grid(strips, nrow=min(columns, len(strips)), padding=2, pad_value=1.0), path)
     return path
 
 

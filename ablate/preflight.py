@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import MissingConfigException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from ablate import config as schema
 from ablate.config import ConfigError, to_object
+from ablate.tracking import check_tracking, resolve_uri
 
 CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
 
@@ -40,32 +43,56 @@ def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [list(job) for batch in BasicSweeper.split_arguments(everything, None) for job in batch]
 
 
-def check_job(overrides: list[str]) -> schema.Config:
+class CombinationError(ConfigError):
+    """Valid values that do not fit together (colorize on grayscale data, a size the depth
+    cannot halve). Inside a larger grid only that cell fails; the rest of the grid runs."""
+
+
+@dataclass
+class JobSpec:
+    overrides: list[str]
+    cfg: DictConfig  # composed exactly as the job will see it (Hydra's own node aside)
+    reason: str | None = None  # why this cell will fail, if it will
+
+
+def check_job(overrides: list[str]) -> DictConfig:
     from ablate.models.unet import check_input_size
     from ablate.tasks import load_task
 
-    conf = to_object(compose(CONFIG_NAME, overrides=overrides))
+    cfg = compose(CONFIG_NAME, overrides=overrides)
+    conf = to_object(cfg)
     try:
         check_input_size(tuple(conf.data.image_size), len(conf.model.channels))
     except ValueError as exc:
-        raise ConfigError(f"data.image_size / model.channels: {exc}") from None
+        raise CombinationError(f"data.image_size / model.channels: {exc}") from None
     reason = load_task(conf.task.impl).check(conf.data.channels, conf.data.labelled)
     if reason:
-        raise ConfigError(reason)
-    return conf
+        raise CombinationError(reason)
+    return cfg
 
 
-def preflight(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """Check every job; raise ConfigError (one line) on the first problem. Returns the jobs."""
+def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = None) -> list[JobSpec]:
+    """Check every job, then the tracking store (seconds, not MLflow's minutes of retries). A bad
+    value anywhere, a grid where no cell can run or an unreachable store raises ConfigError (one
+    line). Returns every job, with the reason it will fail where a cell cannot run."""
+    jobs: list[JobSpec] = []
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            jobs = expand(overrides, multirun)
-            for job in jobs:
-                check_job(job)
+            for job in expand(overrides, multirun):
+                try:
+                    jobs.append(JobSpec(job, check_job(job)))
+                except CombinationError as exc:
+                    jobs.append(JobSpec(job, compose(CONFIG_NAME, overrides=job), str(exc)))
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         raise ConfigError(one_line(exc)) from None
+    if all(job.reason for job in jobs):
+        raise ConfigError(jobs[0].reason)
+    for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
+        reason = check_tracking(resolve_uri(uri, launch_dir or Path.cwd()))
+        if reason:
+            raise ConfigError(f"tracking.uri: {reason}")
     return jobs
 
 

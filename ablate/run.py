@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -19,14 +20,25 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ablate import figures
+from ablate import figures, resume
 from ablate.config import Config, ConfigError, flatten, to_object
 from ablate.data import load_data, split
 from ablate.evaluate import cluster_quality
+from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.models.unet import count_parameters
+from ablate.parallel import assign_resources
 from ablate.tasks import Task, load_task
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_study
-from ablate.train import make_optimizer, predict, resolve_device, seed_everything, snapshot_epochs, train
+from ablate.tracking import (
+    ENV_EXPERIMENT,
+    ENV_PARENT,
+    ENV_URI,
+    FINGERPRINT,
+    Tracker,
+    mark_orphans,
+    open_study,
+    redact,
+)
+from ablate.train import evaluate, make_optimizer, resolve_device, seed_everything, snapshot_epochs, train
 
 
 def _hydra_job() -> tuple[Path, Path, list[str], bool]:
@@ -38,6 +50,11 @@ def _hydra_job() -> tuple[Path, Path, list[str], bool]:
         return Path.cwd(), Path.cwd() / "outputs" / "adhoc", [], False
     hc = HydraConfig.get()
     return Path(hc.runtime.cwd), Path(hc.runtime.output_dir), list(hc.overrides.task), hc.mode == RunMode.MULTIRUN
+
+
+def plain_config(cfg: DictConfig) -> DictConfig:
+    """The job's config without Hydra's own node: what is logged and saved."""
+    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
 
 
 def data_spec(conf: Config) -> dict[str, Any]:
@@ -80,14 +97,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
         parent = None
     name = " ".join(o.split(".")[-1] for o in overrides) or f"{conf.model.name}-{conf.task.name}"
+    if parent is None:  # a single run cleans up after killed ones itself (a sweep's parent does it)
+        mark_orphans(tracker, exp_id, socket.gethostname())
     run_id = tracker.start(
         exp_id,
         name,
         parent,
-        tags={"ablate.overrides": json.dumps(overrides), "ablate.data_spec": json.dumps(data_spec(conf))},
+        tags={
+            "ablate.overrides": json.dumps(overrides),
+            "ablate.data_spec": json.dumps(data_spec(conf)),
+            "ablate.host": socket.gethostname(),
+            "ablate.pid": os.getpid(),
+            "ablate.heartbeat": time.time(),
+        },
     )
+    job = Job(conf, cfg, tracker, exp_id, run_id, out_dir, launch_dir, name)
     try:
-        metrics = _execute(conf, cfg, tracker, run_id, out_dir, name)
+        tracker.log_params(run_id, flatten(plain_config(cfg)))
+        metrics = job.execute()
     except BaseException as exc:  # noqa: BLE001 - the run must never be left RUNNING
         tracker.log_text(run_id, traceback.format_exc(), "error/traceback.txt")
         interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
@@ -95,85 +122,130 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         tracker.end(run_id, "KILLED" if interrupted else "FAILED")
         if interrupted or not multirun:
             raise
-        print(f"job failed: {name}: {type(exc).__name__}: {exc}", flush=True)
+        print(redact(f"job failed: {name}: {type(exc).__name__}: {exc}"), flush=True)
         return {"status": "FAILED", "run_id": run_id, "error": str(exc)}
     tracker.end(run_id, "FINISHED")
+    if job.plan is not None:
+        resume.finish(job.plan)
     if not multirun:
         print(json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())}, indent=1))
-        print(f"mlflow run: {run_id} ({tracker.uri})")
-    return {"status": "FINISHED", "run_id": run_id, "metrics": metrics}
+        print(f"mlflow run: {run_id} ({redact(tracker.uri)})")
+    status = "SKIPPED" if job.plan is not None and job.plan.action == "skip" else "FINISHED"
+    return {"status": status, "run_id": run_id, "metrics": metrics}
 
 
-def _execute(conf: Config, cfg: DictConfig, tracker: Tracker, run_id: str, out_dir: Path, name: str) -> dict:
-    seed_everything(conf.seed)
-    if conf.trainer.threads:
-        torch.set_num_threads(conf.trainer.threads)
-    device = resolve_device(conf.trainer.device.value)
-    task = load_task(conf.task.impl)
-    reason = task.check(conf.data.channels, conf.data.labelled)
-    if reason:
-        raise ConfigError(reason)
-    train_set, eval_set = load_split(data_spec(conf))
-    model = build_model(conf, task).to(device)
-    counts = count_parameters(model)
+class Job:
+    """One job's stages after its run exists: prepare (data, model, fingerprint, skip/resume plan),
+    train, then evaluate the latents and log the artifacts."""
 
-    plain = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    tracker.log_params(run_id, flatten(plain))
-    tracker.log_metrics(run_id, {"n_params": counts["trainable"], "n_params_keras": counts["keras_total"]})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(plain))
-    tracker.log_artifact(run_id, out_dir / "config.yaml")
+    def __init__(
+        self,
+        conf: Config,
+        cfg: DictConfig,
+        tracker: Tracker,
+        exp_id: str,
+        run_id: str,
+        out_dir: Path,
+        launch_dir: Path,
+        name: str,
+    ):
+        self.conf, self.cfg, self.tracker, self.exp_id, self.run_id = conf, cfg, tracker, exp_id, run_id
+        self.out_dir, self.launch_dir, self.name = out_dir, launch_dir, name
+        self.plan: resume.Plan | None = None
 
-    # a fixed set of eval images spread over the split (so over the classes) for progress grids
-    picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
-    shown = eval_set.subset(picks)
-    show_at = set(snapshot_epochs(conf.trainer.epochs))
+    def execute(self) -> dict[str, float]:
+        conf, tracker, run_id = self.conf, self.tracker, self.run_id
+        tracker.set_tags(run_id, assign_resources(conf.trainer.threads))  # GPU and threads, before CUDA starts
+        seed_everything(conf.seed)
+        if conf.trainer.threads:
+            torch.set_num_threads(conf.trainer.threads)
+        device = resolve_device(conf.trainer.device.value)
+        task = load_task(conf.task.impl)
+        reason = task.check(conf.data.channels, conf.data.labelled)
+        if reason:
+            raise ConfigError(reason)
+        train_set, eval_set = load_split(data_spec(conf))
 
-    def on_epoch(epoch: int, values: dict[str, float]) -> None:
-        tracker.log_metrics(run_id, values, step=epoch)
-        if epoch in show_at:
-            outputs, _, _ = predict(model, task, shown, len(shown), device)
-            inputs, target = task.batch(shown.images, shown.labels)
-            grid = figures.progress_grid([inputs, outputs, target], out_dir / "progress" / f"epoch_{epoch:03d}.png")
-            tracker.log_artifact(run_id, grid, "progress")
+        fp = fingerprint(flatten(plain_config(self.cfg)), code_version(), data_hash(train_set, eval_set))
+        tracker.set_tags(run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
+        checkpoints = self.launch_dir / conf.tracking.checkpoint_dir
+        self.plan = resume.plan(tracker, self.exp_id, run_id, fp, checkpoints, conf.tracking.resume)
+        resume.adopt(tracker, self.plan, run_id)
+        if self.plan.action == "skip":
+            return tracker.run(run_id)["metrics"]
+        resume.claim(self.plan, run_id)
 
-    opt = make_optimizer(
-        model, conf.trainer.optimizer.value, conf.trainer.lr, conf.trainer.momentum, conf.trainer.weight_decay
-    )
-    tic = time.perf_counter()
-    history = train(
-        model,
-        task,
-        train_set,
-        eval_set,
-        epochs=conf.trainer.epochs,
-        batch_size=conf.trainer.batch_size,
-        optimizer=opt,
-        device=device,
-        seed=conf.seed,
-        on_epoch=on_epoch,
-        progress=conf.trainer.progress,
-        desc=name,
-    )
-    metrics = {
-        "train_seconds": time.perf_counter() - tic,
-        "n_params": counts["trainable"],
-        "final_train_loss": history.train_loss[-1],
-        "final_eval_loss": history.eval_loss[-1],
-    }
+        model = build_model(conf, task).to(device)
+        counts = count_parameters(model)
+        tracker.log_metrics(run_id, {"n_params": counts["trainable"], "n_params_keras": counts["keras_total"]})
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "config.yaml").write_text(redact(OmegaConf.to_yaml(plain_config(self.cfg))))
+        tracker.log_artifact(run_id, self.out_dir / "config.yaml")
 
-    _, latents, _ = predict(model, task, eval_set, 4 * conf.trainer.batch_size, device)
-    latents_np = latents.numpy()
-    metrics["latent_dim"] = latents_np.shape[1]
-    if eval_set.labels is not None:
-        quality = cluster_quality(latents_np, eval_set.labels.numpy(), conf.eval.kmeans_seeds, conf.eval.n_init)
-        metrics.update(quality)
-    tracker.log_metrics(run_id, metrics, step=conf.trainer.epochs)
+        tic = time.perf_counter()
+        history = self.fit(model, task, train_set, eval_set, device)
+        metrics = {
+            "train_seconds": time.perf_counter() - tic,
+            "n_params": counts["trainable"],
+            "final_train_loss": history.train_loss[-1],
+            "final_eval_loss": history.eval_loss[-1],
+        }
+        metrics.update(self.finalize(model, task, eval_set, device, history))
+        tracker.log_metrics(run_id, metrics, step=conf.trainer.epochs)
+        return metrics
 
-    labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
-    np.savez_compressed(out_dir / "latents.npz", latents=latents_np, labels=labels)
-    torch.save(model.state_dict(), out_dir / "model.pt")
-    figures.loss_curve(history.train_loss, history.eval_loss, name, out_dir / "loss_curve.png")
-    for file in ("latents.npz", "model.pt", "loss_curve.png"):
-        tracker.log_artifact(run_id, out_dir / file)
-    return metrics
+    def fit(self, model, task: Task, train_set, eval_set, device: torch.device):
+        conf, tracker, run_id = self.conf, self.tracker, self.run_id
+        # a fixed set of eval images spread over the split (so over the classes) for progress grids
+        picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
+        shown = eval_set.subset(picks)
+        show_at = set(snapshot_epochs(conf.trainer.epochs))
+
+        def on_epoch(epoch: int, values: dict[str, float]) -> None:
+            tracker.log_metrics(run_id, values, step=epoch)
+            for alive in (run_id, os.environ.get(ENV_PARENT)):  # orphan detection across hosts
+                if alive:
+                    tracker.set_tags(alive, {"ablate.heartbeat": time.time()})
+            if epoch in show_at:
+                shot = evaluate(model, task, shown, len(shown), device, keep=True)
+                inputs, target = task.batch(shown.images, shown.labels)
+                grid = figures.progress_grid(
+                    task.show(inputs, shot.outputs, target), self.out_dir / "progress" / f"epoch_{epoch:03d}.png"
+                )
+                tracker.log_artifact(run_id, grid, "progress")
+
+        t = conf.trainer
+        opt = make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay)
+        return train(
+            model,
+            task,
+            train_set,
+            eval_set,
+            epochs=t.epochs,
+            batch_size=t.batch_size,
+            optimizer=opt,
+            device=device,
+            seed=conf.seed,
+            on_epoch=on_epoch,
+            progress=t.progress,
+            desc=self.name,
+            checkpoint_path=self.plan.path if t.checkpoint else None,
+            resume=self.plan.state,
+        )
+
+    def finalize(self, model, task: Task, eval_set, device: torch.device, history) -> dict[str, float]:
+        conf, out_dir = self.conf, self.out_dir
+        final = evaluate(model, task, eval_set, 4 * conf.trainer.batch_size, device, keep=True)
+        metrics = dict(final.quality)
+        latents = final.latents.numpy()
+        metrics["latent_dim"] = latents.shape[1]
+        if conf.eval.latent and eval_set.labels is not None:
+            metrics.update(cluster_quality(latents, eval_set.labels.numpy(), conf.eval.kmeans_seeds, conf.eval.n_init))
+
+        labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
+        np.savez_compressed(out_dir / "latents.npz", latents=latents, labels=labels)
+        torch.save(model.state_dict(), out_dir / "model.pt")
+        figures.loss_curve(history.train_loss, history.eval_loss, self.name, out_dir / "loss_curve.png")
+        for file in ("latents.npz", "model.pt", "loss_curve.png"):
+            self.tracker.log_artifact(self.run_id, out_dir / file)
+        return metrics

@@ -6,12 +6,22 @@ state), so in-process sweeps, joblib workers and SLURM jobs behave the same.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# An unreachable tracking server fails in seconds, not after MLflow's minutes of retries (the
+# user's own settings win): 3 tries, 0 + 1-2 s apart, 10 s socket timeout each.
+for _key, _value in {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}.items():
+    os.environ.setdefault(_key, _value)
 
 import mlflow  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
@@ -23,6 +33,94 @@ PARENT_TAG = "mlflow.parentRunId"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
 ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
+
+
+# credentials in a URI: user:password@ (also as Hydra writes an override: http\://user\:pw@), and
+# password-like query parameters
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*\\*://)[^/\s@?#]+@")
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:password|passwd|pwd|pass|sslpassword|secret|token|access_token|api_key|apikey)=)[^&;#\s'\"]*"
+)
+
+
+def redact(text: str) -> str:
+    """A URI, or any text holding URIs, without credentials: `user:password@` is stripped and
+    password-like query parameters are masked. What is printed, logged or tracked goes through it."""
+    if not isinstance(text, str) or ("@" not in text and "=" not in text):
+        return text
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1", text))
+
+
+class _RedactingRecords:
+    """A log record factory that redacts credentials from every message (Hydra's launchers log
+    each job's overrides, tracking.uri included)."""
+
+    def __init__(self, factory) -> None:
+        self.factory = factory
+
+    def __call__(self, *args, **kwargs) -> logging.LogRecord:
+        record = self.factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's problem, not ours
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+
+if not isinstance(logging.getLogRecordFactory(), _RedactingRecords):
+    logging.setLogRecordFactory(_RedactingRecords(logging.getLogRecordFactory()))
+
+
+def check_tracking(uri: str, timeout: float = 5.0) -> str | None:
+    """None when the tracking store at `uri` answers, else one line saying why not (credentials
+    redacted). One quick try, no retries: for a sweep's or a run's preflight."""
+    shown = redact(uri)
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    try:
+        if scheme in ("http", "https"):
+            from mlflow.utils.credentials import get_default_host_creds
+            from mlflow.utils.rest_utils import http_request
+
+            response = http_request(
+                get_default_host_creds(uri.rstrip("/")),
+                "/api/2.0/mlflow/experiments/search",
+                "GET",
+                max_retries=0,
+                timeout=timeout,
+                raise_on_status=False,
+                params={"max_results": 1},
+            )
+            if response.status_code in (401, 403):
+                return f"{shown} refused the credentials (HTTP {response.status_code})"
+            if response.status_code != 200:
+                return f"{shown} answered HTTP {response.status_code}: is it an MLflow tracking server?"
+        elif scheme.split("+")[0] in ("postgresql", "postgres", "mysql", "mssql"):
+            import sqlalchemy
+
+            connect_args = {"connect_timeout": int(timeout)} if scheme.startswith(("postgres", "mysql")) else {}
+            engine = sqlalchemy.create_engine(uri, connect_args=connect_args)
+            try:
+                with engine.connect():
+                    pass
+            finally:
+                engine.dispose()
+        elif scheme == "sqlite":
+            folder = Path(uri[len("sqlite:///") :]).parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            if not os.access(folder, os.W_OK):
+                return f"{shown}: cannot write in {folder}"
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        # urllib3's and libpq's long messages end in the part that matters ("Connection refused")
+        errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(timed out|Connection refused)", reason)
+        short = re.split(r" Is the server| \(Background on", reason)[0]
+        reason = (errno.group(1) or errno.group(2)) if errno else short
+        return f"cannot reach {shown}: {redact(reason)[:300].strip()}"
+    return None
 
 
 def resolve_uri(uri: str | None, launch_dir: Path) -> str:
@@ -47,6 +145,8 @@ def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment:
 class Tracker:
     def __init__(self, uri: str):
         self.uri = uri
+        if redact(uri) != uri:  # MLflow prints "View run ... at: <uri with the password>" on each run's end
+            os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.client = MlflowClient(tracking_uri=uri)
 
     # -- store and experiment ------------------------------------------------------------------
@@ -66,16 +166,16 @@ class Tracker:
 
     # -- runs ----------------------------------------------------------------------------------
     def start(self, experiment_id: str, name: str, parent_id: str | None = None, tags: dict | None = None) -> str:
-        tags = {k: str(v) for k, v in (tags or {}).items()}
+        tags = {k: redact(str(v)) for k, v in (tags or {}).items()}
         if parent_id:
             tags[PARENT_TAG] = parent_id
-        return self.client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+        return self.client.create_run(experiment_id, run_name=redact(name), tags=tags).info.run_id
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
-        items = [Param(k, str(v)) for k, v in sorted(params.items())]
+        items = [Param(k, redact(str(v))) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
             self.client.log_batch(run_id, params=items[i : i + 100])
 
@@ -85,7 +185,7 @@ class Tracker:
         self.client.log_batch(run_id, metrics=batch)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(run_id, tags=[RunTag(k, redact(str(v))) for k, v in tags.items()])
 
     def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
         if Path(path).is_dir():
@@ -94,7 +194,7 @@ class Tracker:
             self.client.log_artifact(run_id, str(path), folder)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
-        self.client.log_text(run_id, text, name)
+        self.client.log_text(run_id, redact(text), name)
 
     # -- reading back (the report) -------------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any]:
@@ -106,10 +206,32 @@ class Tracker:
         )
         return sorted((_as_dict(r) for r in runs), key=lambda r: (r["start_time"], r["run_id"]))
 
+    def find_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run, or None when the store has no such run (the report CLI's 'not found')."""
+        try:
+            return self.run(run_id)
+        except mlflow.exceptions.MlflowException:
+            return None
+
+    def experiment_id(self, name: str) -> str | None:
+        found = self.client.get_experiment_by_name(name)
+        return None if found is None else found.experiment_id
+
+    def experiment_name(self, experiment_id: str) -> str:
+        return self.client.get_experiment(experiment_id).name
+
+    def sweeps(self, experiment_id: str) -> list[dict[str, Any]]:
+        """The experiment's sweep parent runs (tag ablate.kind=sweep), newest first."""
+        runs = self.client.search_runs(
+            [experiment_id], filter_string="tags.`ablate.kind` = 'sweep'", max_results=1000
+        )
+        return sorted((_as_dict(r) for r in runs), key=lambda r: (r["start_time"], r["run_id"]), reverse=True)
+
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
 
     def download(self, run_id: str, path: str, dst: Path) -> Path:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bar per report image
         dst.mkdir(parents=True, exist_ok=True)
         return Path(self.client.download_artifacts(run_id, path, str(dst)))
 
@@ -134,3 +256,72 @@ def open_study(uri: str | None, experiment: str, artifact_dir: str, launch_dir: 
     """The tracker and experiment id of a study, the store and experiment created if missing."""
     tracker = Tracker(resolve_uri(uri, launch_dir))
     return tracker, tracker.experiment(experiment, artifact_location(tracker.uri, artifact_dir, launch_dir, experiment))
+
+
+# -- skip, resume and orphans (fingerprints come from ablate.fingerprint) -------------------------
+FINGERPRINT, REUSED = "ablate.fingerprint", "ablate.reused_from"
+STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
+
+
+def find_by_fingerprint(tracker: Tracker, experiment_id: str, fingerprint: str, exclude: str) -> list[dict]:
+    runs = tracker.client.search_runs([experiment_id], filter_string=f"tags.`{FINGERPRINT}` = '{fingerprint}'",
+                                      order_by=["attributes.start_time DESC"], max_results=1000)
+    return [_as_dict(r) for r in runs if r.info.run_id != exclude]
+
+
+def copy_results(tracker: Tracker, src: str, dst: str, max_step: int | None = None,
+                 folders: tuple[str, ...] = ()) -> None:
+    """Copy src's metric histories (steps <= max_step when given) and artifact folders into dst:
+    a skipped job's run carries the finished numbers; a resumed job's run the epochs before its
+    checkpoint, so its report equals an uninterrupted run's."""
+    import tempfile
+
+    run = tracker.client.get_run(src)
+    batch = []
+    for key in run.data.metrics:
+        batch += [Metric(key, m.value, m.timestamp, m.step) for m in tracker.client.get_metric_history(src, key)
+                  if max_step is None or m.step <= max_step]
+    for i in range(0, len(batch), 1000):
+        tracker.client.log_batch(dst, metrics=batch[i : i + 1000])
+    with tempfile.TemporaryDirectory() as tmp:
+        for folder in folders:
+            names = [a.path for a in tracker.client.list_artifacts(src, folder)]
+            for name in names:
+                if max_step is not None and _epoch_of(name) > max_step:
+                    continue
+                local = tracker.client.download_artifacts(src, name, tmp)
+                tracker.client.log_artifact(dst, local, folder)
+
+
+def _epoch_of(name: str) -> int:
+    digits = "".join(ch for ch in Path(name).stem if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def mark_orphans(tracker: Tracker, experiment_id: str, host: str) -> list[str]:
+    """Mark KILLED the RUNNING runs whose process is gone: on this host when its pid is dead,
+    elsewhere when its heartbeat is older than STALE_SECONDS. Returns their ids."""
+    killed = []
+    now = time.time()
+    for run in tracker.client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                          max_results=10000):
+        tags = run.data.tags
+        pid, run_host = tags.get("ablate.pid"), tags.get("ablate.host")
+        beat = float(tags.get("ablate.heartbeat", run.info.start_time / 1000))
+        local_dead = run_host == host and pid is not None and not _alive(int(pid))
+        if local_dead or (run_host != host and now - beat > STALE_SECONDS):
+            tracker.client.set_terminated(run.info.run_id, status="KILLED")
+            killed.append(run.info.run_id)
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

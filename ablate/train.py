@@ -7,13 +7,15 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ablate import checkpoint
 from ablate.data import ImageSet
 from ablate.tasks import Task
 
@@ -55,21 +57,40 @@ def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float, weig
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
+@dataclass
+class Evaluation:
+    loss: float
+    quality: dict[str, float]  # the task's metrics: psnr/ssim, or miou/pixel_acc
+    outputs: torch.Tensor | None = None
+    latents: torch.Tensor | None = None
+
+
 @torch.no_grad()
-def predict(model: nn.Module, task: Task, data: ImageSet, batch_size: int, device: torch.device):
-    """Outputs, latents and the mean loss over a dataset, in eval mode."""
+def evaluate(
+    model: nn.Module, task: Task, data: ImageSet, batch_size: int, device: torch.device, keep: bool = False
+) -> Evaluation:
+    """Mean loss and quality metrics over a dataset in eval mode; with keep, outputs and latents."""
     model.eval()
-    outputs, latents, loss_sum = [], [], torch.zeros((), device=device)
+    outputs, latents = [], []
+    loss_sum, sums = torch.zeros((), device=device), {}
     for start in range(0, len(data), batch_size):
         images = data.images[start : start + batch_size].to(device)
         labels = None if data.labels is None else data.labels[start : start + batch_size].to(device)
         inputs, target = task.batch(images, labels)
         output, latent = model(inputs)
         loss_sum += task.loss(output, target) * images.shape[0]
-        outputs.append(output.float().cpu())
-        latents.append(latent.float().cpu())
+        for key, value in task.metric_sums(output, target).items():
+            sums[key] = sums[key] + value if key in sums else value
+        if keep:
+            outputs.append(output.float().cpu())
+            latents.append(latent.float().cpu())
     model.train()
-    return torch.cat(outputs), torch.cat(latents), loss_sum.item() / len(data)
+    return Evaluation(
+        loss=loss_sum.item() / len(data),
+        quality=task.reduce(sums, len(data)),
+        outputs=torch.cat(outputs) if keep else None,
+        latents=torch.cat(latents) if keep else None,
+    )
 
 
 def train(
@@ -86,15 +107,34 @@ def train(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
     desc: str = "train",
+    checkpoint_path: Path | None = None,
+    resume: dict | None = None,
 ) -> History:
+    """Train for `epochs`; with `resume` (a loaded checkpoint) continue after its epoch exactly as
+    if never stopped. After each epoch (and its on_epoch) the checkpoint is rewritten."""
     history = History()
     # the whole (small) dataset stays resident on the device; batches are index slices
     images = train_set.images.to(device)
     labels = None if train_set.labels is None else train_set.labels.to(device)
     order_rng = torch.Generator().manual_seed(seed)
     model.to(device).train()
+    first = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        checkpoint.set_rng_state(resume["rng"], order_rng)
+        history = History(**resume["history"])
+        first = resume["epoch"] + 1
 
-    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        range(first, epochs + 1),
+        desc=desc,
+        disable=not progress,
+        leave=False,
+        dynamic_ncols=True,
+        initial=first - 1,
+        total=epochs,
+    )
     for epoch in bar:
         tic = time.perf_counter()
         order = torch.randperm(len(train_set), generator=order_rng).to(device)
@@ -109,7 +149,8 @@ def train(
             optimizer.step()
             loss_sum += loss.detach() * idx.numel()
         train_loss = loss_sum.item() / len(order)
-        _, _, eval_loss = predict(model, task, eval_set, 4 * batch_size, device)
+        evaluation = evaluate(model, task, eval_set, 4 * batch_size, device)
+        eval_loss = evaluation.loss
         if not (math.isfinite(train_loss) and math.isfinite(eval_loss)):
             raise NonFiniteLoss(f"loss became {train_loss} (train) / {eval_loss} (eval) at epoch {epoch}")
         history.train_loss.append(train_loss)
@@ -117,5 +158,9 @@ def train(
         history.epoch_seconds.append(time.perf_counter() - tic)
         bar.set_postfix(train=f"{train_loss:.3f}", eval=f"{eval_loss:.3f}")
         if on_epoch is not None:
-            on_epoch(epoch, {"train_loss": train_loss, "eval_loss": eval_loss})
+            on_epoch(epoch, {"train_loss": train_loss, "eval_loss": eval_loss, **evaluation.quality})
+        if checkpoint_path is not None:
+            checkpoint.save(
+                checkpoint_path, epoch=epoch, model=model, optimizer=optimizer, order=order_rng, history=asdict(history)
+            )
     return history

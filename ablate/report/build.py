@@ -1,217 +1,172 @@
-"""Assemble the report of one sweep: markdown tables, CSV of every number, PNGs beside it."""
+"""Assemble the report of one sweep: markdown with tables, verdicts and pictures, plus the CSV and
+JSON of every number (export.py). The same code runs at the end of a multirun and in
+`python -m ablate.report`, and reads nothing but the tracking store: the same runs give the same
+bytes (no clock, no absolute paths, stable orders, fixed PNG metadata)."""
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
-import pandas as pd
+from ablate.report import article, export, figures, tables
+from ablate.report.analysis import Section, analyze
+from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
+from ablate.tracking import Tracker, redact
 
-from ablate.report import article, figures
-from ablate.report.collect import GROUPS, REPLICATE, Study, collect
-from ablate.report.stats import cells, summarize
-from ablate.tracking import Tracker
-
-
-def _fmt(x: float, digits: int = 4) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
-def _label(cell: dict) -> str:
-    return " ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.items()) or "all runs"
+_GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "run"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+def _clustering(s: Section, study: Study, out: Path) -> list[str]:
+    params = study.parent["params"]
+    lines = ["### Latent clustering (k-means purity, NMI, ARI on the eval split)", ""]
+    lines += tables.clustering(s.grid, s.task, s.data, s.baseline) + [""]
+    lines += [
+        f"k-means: K = number of classes, {params.get('kmeans_seeds', '?')} seeds × n_init "
+        f"{params.get('n_init', '?')} on the same features. 'purity mean' is mean ± std over training seeds "
+        "(ddof = 1) with its 95% t interval; 'k-means std' is the population std over k-means seeds within a "
+        "run (the article's ±), averaged over training seeds: two sources of variance, kept apart. "
+        "'n' counts finished training runs.",
+        "",
+    ]
+    if any(article.reference(c.values, s.task, s.data) for c in s.grid.cells):
+        lines += [f"Article column: {article.NOTE}.", ""]
+    cells = [c for c in s.grid.cells if c.n]
+    sums = [tables.summaries(c, ["purity_mean", "purity_std"]) for c in cells]
+    means = [x["purity_mean"]["mean"] for x in sums]
+    errs = [
+        x["purity_mean"]["ci_high"] - x["purity_mean"]["mean"] if x["purity_mean"]["n"] > 1 else x["purity_std"]["mean"]
+        for x in sums
+    ]
+    base = (s.baseline or {}).get("purity_mean")
+    labels, title = [figures.short(c.values) for c in cells], f"{s.task} on {s.data}"
+    chart = figures.purity_chart(labels, means, errs, base, title, out / f"purity_{s.tag}.png")
+    what = (
+        "95% CI over training seeds"
+        if all(x["purity_mean"]["n"] > 1 for x in sums)
+        else ("95% CI over training seeds where n > 1, else the k-means std")
+    )
+    return lines + [f"![purity]({chart.name})", "", f"Error bars: {what}.", ""]
 
 
-def _metric(rows: pd.DataFrame, key: str) -> dict[str, float]:
-    return summarize(rows[key]) if key in rows else summarize(pd.Series(dtype=float))
-
-
-def _with_spread(s: dict[str, float], digits: int = 4) -> str:
-    """'0.5123' for one run; '0.5123 ± 0.0100 (95% CI ± 0.0248)' over training seeds."""
-    if s["n"] == 0:
-        return "—"
-    if s["n"] == 1:
-        return _fmt(s["mean"], digits)
-    return f"{_fmt(s['mean'], digits)} ± {_fmt(s['std'], digits)} (CI ± {_fmt(s['ci95'], digits)})"
-
-
-def _section(study: Study, task: str, data: str, rows: pd.DataFrame, out: Path, tracker: Tracker) -> list[str]:
-    lines = [f"## {task} on {data}", ""]
-    factors, ok = study.factors, rows[rows["status"] == "FINISHED"]
-    grid = cells(rows, factors)
-    tag = _slug(f"{task}_{data}")
-
-    # latent clustering: the article's table shape
-    if "purity_mean" in ok:
-        base = study.parent["metrics"]
-        suffix = "" if "baseline_purity_mean" in base else f"_{data}"
-        header = [*factors, "purity mean", "k-means std", "NMI", "ARI", "feature dim", "n", "article purity"]
-        body, labels, means, errs = [], [], [], []
-        for cell, members in grid:
-            good = members[members["status"] == "FINISHED"]
-            p = _metric(good, "purity_mean")
-            body.append(
-                [
-                    *map(str, cell.values()),
-                    _with_spread(p),
-                    _fmt(_metric(good, "purity_std")["mean"]),
-                    _fmt(_metric(good, "nmi_mean")["mean"]),
-                    _fmt(_metric(good, "ari_mean")["mean"]),
-                    _fmt(_metric(good, "latent_dim")["mean"], 0),
-                    f"{p['n']}/{len(members)}",
-                    article.reference(cell, task, data),
-                ]
-            )
-            labels.append(_label(cell))
-            means.append(p["mean"])
-            errs.append(p["std"] if p["n"] > 1 else _metric(good, "purity_std")["mean"])
-        if f"baseline_purity_mean{suffix}" in base:
-            b = {
-                k: base.get(f"baseline_{k}{suffix}", math.nan)
-                for k in ("purity_mean", "purity_std", "nmi_mean", "ari_mean", "latent_dim")
-            }
-            body.append(
-                [
-                    "raw pixels",
-                    *[""] * (len(factors) - 1),
-                    _fmt(b["purity_mean"]),
-                    _fmt(b["purity_std"]),
-                    _fmt(b["nmi_mean"]),
-                    _fmt(b["ari_mean"]),
-                    _fmt(b["latent_dim"], 0),
-                    "—",
-                    article.raw_reference(task, data),
-                ][: len(header)]
-            )
-        seeds, n_init = study.parent["params"].get("kmeans_seeds", "?"), study.parent["params"].get("n_init", "?")
-        lines += ["### Latent clustering (k-means purity, NMI, ARI on the eval split)", ""]
-        lines += _table(header, body)
-        lines += [
-            "",
-            f"k-means: K = number of classes, {seeds} seeds × n_init {n_init} on the same features; "
-            "'k-means std' is the population std over those seeds (the article's ±). "
-            + (
-                "'purity mean' is mean ± std over training seeds (ddof = 1) with a 95% t interval."
-                if study.replicated
-                else "Each arm was trained once: the k-means std is not training variance."
-            ),
-            "",
-        ]
-        if any(article.reference(c, task, data) for c, _ in grid):
-            lines += [f"Article column: {article.NOTE}.", ""]
-        chart = figures.purity_chart(
-            labels,
-            means,
-            errs,
-            base.get(f"baseline_purity_mean{suffix}"),
-            f"{task} on {data}",
-            out / f"purity_{tag}.png",
-        )
-        lines += [f"![purity]({chart.name})", ""]
-
-    # training quality
-    header = [*factors, "final train loss", "final eval loss", "trainable params", "train s", "status"]
-    body = []
-    for cell, members in grid:
-        good = members[members["status"] == "FINISHED"]
-        status = ", ".join(f"{v} {k}" for k, v in members["status"].value_counts().sort_index().items())
-        body.append(
-            [
-                *map(str, cell.values()),
-                _with_spread(_metric(good, "final_train_loss"), 2),
-                _with_spread(_metric(good, "final_eval_loss"), 2),
-                _fmt(_metric(good, "n_params")["mean"], 0),
-                _fmt(_metric(good, "train_seconds")["mean"], 1),
-                status,
-            ]
-        )
-    lines += ["### Training", ""] + _table(header, body) + [""]
-    failed = rows[rows["status"] != "FINISHED"]
-    for _, r in failed.iterrows():
-        lines.append(f"- {r['status']}: `{r['name']}` ({r['run_id'][:8]}) {r['error']}")
-    if len(failed):
-        lines.append("")
-
-    series = {
-        _label(c): [study.curves[r]["eval_loss"] for r in m[m["status"] == "FINISHED"]["run_id"]] for c, m in grid
-    }
-    series = {k: v for k, v in series.items() if v}
-    if series:
-        curve = figures.loss_curves(series, f"{task} on {data}: eval loss", out / f"loss_{tag}.png")
-        lines += [f"![loss curves]({curve.name})", ""]
-    lines += _grids(grid, tracker, out / "grids", tag)
+def _curves(s: Section, study: Study, out: Path) -> list[str]:
+    lines = []
+    for metric in ("eval_loss", *CURVES[2:]):
+        series = {}
+        for cell in s.grid.cells:
+            runs = [study.curves.get(r, {}).get(metric) for r in cell.finished["run_id"]]
+            if runs := [r for r in runs if r]:
+                series[figures.short(cell.values)] = runs
+        if not any(len(r) > 1 for runs in series.values() for r in runs):
+            continue  # only a final value: no curve to draw
+        title = f"{s.task} on {s.data}: {metric.replace('_', ' ')}"
+        path = figures.curves(series, metric.replace("_", " "), title, out / f"{metric}_{s.tag}.png")
+        lines += [f"![{metric}]({path.name})", ""]
+    if lines:
+        lines = ["### Curves (mean over training seeds; band: min to max)", "", *lines]
     return lines
 
 
-def _grids(grid, tracker: Tracker, folder: Path, tag: str) -> list[str]:
-    """First and last progress grid of each arm's first finished run (rows: input, output, target)."""
-    body = []
-    for cell, members in grid:
-        good = members[members["status"] == "FINISHED"]
-        if good.empty:
-            continue
-        run_id = good.iloc[0]["run_id"]
-        shots = sorted(tracker.list_artifacts(run_id, "progress"))
-        links = []
-        for path in (shots[:1] + shots[-1:]) if len(shots) > 1 else shots:
-            local = tracker.download(run_id, path, folder / _slug(f"{tag}_{_label(cell)}"))
-            links.append(f"![{Path(path).stem}]({local.relative_to(folder.parent).as_posix()})")
-        if links:
-            body.append([_label(cell), *links])
-    if not body:
+def _epoch(path: str) -> int:
+    digits = re.findall(r"\d+", Path(path).stem)
+    return int(digits[-1]) if digits else 0
+
+
+def _progress(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]:
+    """Progress grids side by side: one row per arm (its first finished training seed), one column
+    per snapshot epoch. Each grid's rows: input, output, ground truth. Read from the store here,
+    only for the runs shown."""
+    shots = {}
+    for cell in s.grid.cells:
+        if cell.n:
+            run_id = cell.finished.iloc[0]["run_id"]
+            if paths := sorted(tracker.list_artifacts(run_id, "progress")):
+                shots[cell.label] = (run_id, {_epoch(p): p for p in paths})
+    epochs = sorted({e for _, found in shots.values() for e in found})
+    if not epochs:
         return []
-    return [
-        "### Progress (rows: input, output, target; first and last epoch)",
-        "",
-        *_table(["arm", "first", "last"], body),
-        "",
-    ]
+    if len(epochs) > _GRID_COLUMNS:
+        picks = {round(i * (len(epochs) - 1) / (_GRID_COLUMNS - 1)) for i in range(_GRID_COLUMNS)}
+        epochs = [epochs[i] for i in sorted(picks)]
+    rows = []
+    for label, (run_id, found) in shots.items():
+        row = [label]
+        for epoch in epochs:
+            if epoch in found:
+                local = tracker.download(run_id, found[epoch], out / "grids" / _slug(f"{s.tag}_{label}"))
+                row.append(f"![epoch {epoch}]({local.resolve().relative_to(out.resolve()).as_posix()})")
+            else:
+                row.append("—")
+        rows.append(row)
+    header = ["arm", *(f"epoch {e}" for e in epochs)]
+    return ["### Progress (each grid: input, output, ground truth)", "", *tables.table(header, rows), ""]
 
 
-def _verdicts(study: Study) -> list[str]:
-    n = study.runs.groupby(study.factors)["run_id"].count().min() if study.factors else len(study.runs)
-    if not study.replicated:
-        return [
-            "## What this supports",
+def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]:
+    lines = [f"## {s.task} on {s.data}", ""]
+    if "purity_mean" in tables.present(s.grid, ("purity_mean",)) or s.baseline:
+        lines += _clustering(s, study, out)
+    lines += ["### Output quality (mean ± std over training seeds)", "", *tables.quality(s.grid), ""]
+    lines += ["### Cost", "", *tables.cost(s.grid), ""]
+    failed = s.rows[s.rows["status"] != "FINISHED"]
+    for _, r in failed.iterrows():
+        lines.append(f"- {r['status']}: `{r['name']}` ({r['run_id'][:8]}) {r['error']}".rstrip())
+    lines += [""] if len(failed) else []
+    if s.effects:
+        lines += [
+            "### Effects (differences of cell means; paired t over shared training seeds, else Welch; "
+            "Holm within each metric)",
             "",
-            f"Each cell holds one training run (n = {n}). The tables describe these runs; they do not "
-            "say whether differences between arms would survive another training seed. Add training "
-            "seeds (`seed=0,1,2`, or `sweep=article_purity`) for error bars and tests.",
+            *tables.effects(s.effects),
             "",
         ]
-    return [
-        "## What this supports",
-        "",
-        f"Cells hold up to {n} training seeds each; means carry ± std (ddof = 1) and a 95% t interval. "
-        "Where two cells' intervals overlap, their difference is not established at this n.",
-        "",
-    ]
+    if s.claims:
+        lines += ["### The article's claims", "", *(c["line"] for c in s.claims), ""]
+    return lines + _curves(s, study, out) + _progress(s, study, tracker, out)
 
 
-def render(study: Study, tracker: Tracker, out: Path) -> str:
+def _levels(study: Study, key: str) -> str:
+    values = sorted(study.runs[key].astype(str).unique(), key=natural) if len(study.runs) else []
+    return f"`{key}` ({', '.join(values)})" if values else f"`{key}`"
+
+
+def render(study: Study, sections: list[Section], tracker: Tracker, out: Path, command: str) -> str:
     parent, runs = study.parent, study.runs
-    counts = runs["status"].value_counts().sort_index() if len(runs) else pd.Series(dtype=int)
+    counts = runs["status"].value_counts().sort_index() if len(runs) else {}
+    replicates = (
+        f"training seeds {_levels(study, REPLICATE)}" if study.replicated else "none (one training run per cell)"
+    )
     lines = [
         f"# Ablation report: {parent['name']}",
         "",
-        f"- command: `{parent['tags'].get('ablate.command', '?')}`",
-        f"- parent run: `{parent['run_id']}`",
-        f"- factors: {', '.join(study.factors) or 'none'}; replicates: "
-        + ("training seeds (`seed`)" if study.replicated else "none (one training run per cell)"),
+        f"- experiment: `{study.experiment}`; parent run: `{parent['run_id']}`",
+        f"- command: `{command}`",
+        f"- factors: {' × '.join(_levels(study, f) for f in study.factors) or 'none'}; replicates: {replicates}",
         "- jobs: " + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none"),
+        f"- rebuild from the tracking store: `python -m ablate.report --run-id {parent['run_id']}`",
         "",
     ]
-    for (task, data), rows in runs.groupby(list(GROUPS), sort=True):
-        lines += _section(study, task, data, rows, out, tracker)
-    lines += _verdicts(study)
+    for s in sections:
+        lines += _section(s, study, tracker, out)
+    lines += ["## What this supports", ""]
+    if study.replicated:
+        lines.append(
+            "Means carry ± std over training seeds (ddof = 1) and 95% t intervals; effects are differences of "
+            "cell means with 95% intervals, tested with a paired t over the training seeds the cells share "
+            "(Welch where they share fewer than two), Holm-corrected within each metric of a task and dataset. "
+            "A claim is supported when its effects point the article's way and the corrected test rejects at "
+            "0.05; not supported when they point reliably the other way or the interval excludes the article's "
+            "own effect size; otherwise inconclusive at this n."
+        )
+    else:
+        lines.append(
+            "Each cell holds one training run (n = 1): the tables describe these runs, the k-means std is not "
+            "training variance, and no difference between arms is tested. Add training seeds "
+            "(`seed=0,1,2`, or `sweep=article_purity`) for error bars, tests and verdicts."
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -219,12 +174,10 @@ def write_report(tracker: Tracker, parent_id: str, out: Path) -> Path:
     """Build the report of a sweep from the tracking store alone; returns the markdown path."""
     out.mkdir(parents=True, exist_ok=True)
     study = collect(tracker, parent_id)
-    text = render(study, tracker, out)
-    columns = [c for c in study.runs.columns if c not in ("error",)]
-    study.runs[columns].drop(columns=["name"]).to_csv(out / "results.csv", index=False, float_format="%.6g")
+    sections = analyze(study)
+    command = redact(study.parent["tags"].get("ablate.command", "?"))
+    text = render(study, sections, tracker, out, command)
+    export.write(out, study, sections, command)
     path = out / "report.md"
     path.write_text(text)
     return path
-
-
-__all__ = ["write_report", "REPLICATE"]

@@ -1,8 +1,12 @@
-"""Read a sweep back from the tracking store into a pandas table: one row per job."""
+"""Read a sweep back from the tracking store into a pandas table: one row per job.
+
+Everything the report says comes from here, so a report can be rebuilt from the store alone.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,48 +14,115 @@ import pandas as pd
 from ablate.tracking import Tracker
 
 # swept keys that are not factors: seeds are replicates, task and data get tables of their own
-REPLICATE, GROUPS = "seed", ("task.name", "data.name")
+REPLICATE = "seed"
+GROUP_KEYS = {"task": "task.name", "data": "data.name"}
+GROUPS = tuple(GROUP_KEYS.values())
+# per-epoch metrics read back as curves (step = epoch); the quality ones only exist for some tasks
+CURVES = ("train_loss", "eval_loss", "psnr", "ssim", "miou", "pixel_acc")
+EARLY = "eval_loss_epoch1"  # derived: eval loss after the first epoch ("how fast does it learn")
 
 
 @dataclass
 class Study:
     parent: dict
-    factors: list[str]  # swept keys compared in the tables (generic: any config key)
-    runs: pd.DataFrame  # one row per child run: run_id, status, factors, seed, groups, metrics
-    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # run_id -> metric -> values
+    experiment: str
+    swept: list[str]  # the keys of the parent's ablate.factors tag, as given
+    factors: list[str]  # columns compared in the tables (generic: any config key)
+    runs: pd.DataFrame  # one row per child run: run_id, name, status, error, factors, seed, groups, metrics
+    curves: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)  # run -> metric -> steps
 
     @property
     def replicated(self) -> bool:
         return REPLICATE in self.swept
 
-    @property
-    def swept(self) -> list[str]:
-        return json.loads(self.parent["tags"].get("ablate.factors", "[]"))
+
+def natural(value: object) -> tuple:
+    """Sort key for parameter values as MLflow stores them (strings): numbers by value, the rest
+    as text ('False' < 'True'), so 1e-3 sorts before 0.003 and 10 after 9."""
+    text = str(value)
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _same(a: str, b: str) -> bool:
+    """An override value ('true', '1e-3') against a param value ('True', '0.001')."""
+    if a.lower() == b.lower():
+        return True
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
+
+
+def _overrides(child: dict) -> dict[str, str]:
+    """The job's own command-line overrides (tagged at start, so present even when the job failed
+    before logging its params)."""
+    try:
+        items = json.loads(child["tags"].get("ablate.overrides", "[]"))
+    except ValueError:
+        return {}
+    pairs = (re.sub(r"^[+~]+", "", str(o)).split("=", 1) for o in items)
+    return {k: v for k, *rest in pairs for v in rest}
+
+
+_OVERRIDE_KEY = {column: key for key, column in GROUP_KEYS.items()}
+
+
+def _value(child: dict, column: str) -> str | None:
+    if column in child["params"]:
+        return child["params"][column]
+    found = _overrides(child).get(_OVERRIDE_KEY.get(column, column))
+    if found is None and column == "data.name":  # the data spec is tagged before anything can fail
+        found = json.loads(child["tags"].get("ablate.data_spec", "{}")).get("name")
+    return found
+
+
+def _fill(rows: list[dict], column: str, guessed: list[bool]) -> None:
+    """Values not logged as params: the matching level seen in other runs (an override says 'true'
+    where the param says 'True'), else the only value seen (an unswept key), else '?'."""
+    logged = [r[column] for r, g in zip(rows, guessed, strict=True) if r[column] is not None and not g]
+    known = sorted(set(logged), key=natural)
+    for row, guess in zip(rows, guessed, strict=True):
+        if row[column] is None:
+            row[column] = known[0] if len(known) == 1 else "?"
+        elif guess:
+            row[column] = next((k for k in known if _same(row[column], k)), row[column])
 
 
 def collect(tracker: Tracker, parent_id: str) -> Study:
     parent = tracker.run(parent_id)
     children = tracker.children(parent["experiment_id"], parent_id)
     swept = json.loads(parent["tags"].get("ablate.factors", "[]"))
-    factors = [k for k in swept if k != REPLICATE and k not in GROUPS]
-    rows, curves = [], {}
+    factors = [k for k in swept if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
+    keys = [*factors, REPLICATE, *GROUPS]
+    rows, guessed, curves = [], {k: [] for k in keys}, {}
     for child in children:
+        run_id = child["run_id"]
         row = {
-            "run_id": child["run_id"],
+            "run_id": run_id,
             "name": child["name"],
             "status": child["status"],
             "error": child["tags"].get("ablate.error", ""),
         }
-        for key in [*factors, REPLICATE, *GROUPS]:
-            row[key] = child["params"].get(key, "?")
+        for column in keys:
+            row[column] = _value(child, column)
+            guessed[column].append(column not in child["params"])
+        curves[run_id] = {}
+        for key in CURVES:
+            if key in child["metrics"]:
+                # the final value may be logged again at the last step: keep one value per step
+                curves[run_id][key] = sorted(dict(tracker.history(run_id, key)).items())
         row.update(child["metrics"])
+        if curves[run_id].get("eval_loss"):
+            row[EARLY] = curves[run_id]["eval_loss"][0][1]
         rows.append(row)
-        curves[child["run_id"]] = {
-            k: [v for _, v in tracker.history(child["run_id"], k)] for k in ("train_loss", "eval_loss")
-        }
-    runs = pd.DataFrame(rows)
-    if runs.empty:
-        runs = pd.DataFrame(columns=["run_id", "name", "status", "error", *factors, REPLICATE, *GROUPS])
-    sort_keys = [*GROUPS, *factors, REPLICATE]
-    runs = runs.sort_values(sort_keys, key=lambda s: s.astype(str), kind="stable").reset_index(drop=True)
-    return Study(parent=parent, factors=factors, runs=runs, curves=curves)
+    for column in keys:
+        _fill(rows, column, guessed[column])
+    base = ["run_id", "name", "status", "error", *factors, REPLICATE, *GROUPS]
+    runs = pd.DataFrame(rows, columns=base + sorted({k for r in rows for k in r} - set(base)))
+    order = [*GROUPS, *factors, REPLICATE, "run_id"]
+    runs = runs.sort_values(order, key=lambda s: s.map(natural), kind="stable").reset_index(drop=True)
+    experiment = tracker.experiment_name(parent["experiment_id"])
+    return Study(parent, experiment, swept, factors, runs, curves)

@@ -1,4 +1,8 @@
-"""The report's pictures: all arms' loss curves on one plot, purity with error bars."""
+"""The report's pictures: all arms' curves on one plot, purity with error bars.
+
+Byte-identical for the same numbers: the Agg backend, a fixed size and dpi, and no timestamp
+or software version in the PNG metadata.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,44 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-# fixed metadata so the same runs give byte-identical PNGs
 _META = {"Software": None, "Creation Time": None}
 
 
-def loss_curves(series: dict[str, list[list[float]]], title: str, path: Path) -> Path:
-    """series: arm label -> one eval-loss curve per training seed; mean line, band = min..max."""
-    fig, ax = plt.subplots(figsize=(6.4, 4), dpi=100)
-    for label, curves in series.items():
-        length = min(len(c) for c in curves)
-        if length == 0:
-            continue
-        arr = np.array([c[:length] for c in curves])
-        epochs = np.arange(1, length + 1)
-        line = ax.plot(epochs, arr.mean(0), label=f"{label} (n={len(curves)})")[0]
-        if len(curves) > 1:
-            ax.fill_between(epochs, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.2)
-    ax.set(xlabel="epoch", ylabel="eval loss", yscale="log", title=title)
-    ax.legend(fontsize=8)
+def short(cell: dict[str, str]) -> str:
+    """'skip=True, bottleneck=False' from {'model.skip': 'True', ...}: legends and ticks stay readable."""
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.items()) or "all runs"
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, metadata=_META)
     plt.close(fig)
     return path
+
+
+def curves(series: dict[str, list[list[tuple[int, float]]]], ylabel: str, title: str, path: Path) -> Path:
+    """series: arm label -> one [(epoch, value)] curve per training seed. Mean line over the
+    seeds at the epochs they all logged; band = min..max over seeds (the spread, not a CI)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4), dpi=100)
+    positive = True
+    for label, runs in series.items():
+        steps = sorted(set.intersection(*(set(dict(r)) for r in runs)))
+        if not steps:
+            continue
+        arr = np.array([[dict(r)[s] for s in steps] for r in runs])
+        positive &= bool((arr > 0).all())
+        line = ax.plot(steps, arr.mean(0), label=f"{label} (n={len(runs)})")[0]
+        if len(runs) > 1:
+            ax.fill_between(steps, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if positive and "loss" in ylabel:
+        ax.set_yscale("log")
+    if ax.lines:
+        ax.legend(fontsize=7, framealpha=0.6)
+    return _save(fig, path)
 
 
 def purity_chart(
@@ -39,13 +58,10 @@ def purity_chart(
 ) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     x = np.arange(len(labels))
-    ax.bar(x, means, yerr=np.nan_to_num(errors), capsize=4, color="#4c72b0")
+    ax.bar(x, np.nan_to_num(means), yerr=np.nan_to_num(errors), capsize=4, color="#4c72b0")
     if baseline is not None:
         ax.axhline(baseline, color="#c44e52", ls="--", label="raw pixels")
         ax.legend(fontsize=8)
-    ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(x, [label.replace(", ", "\n") for label in labels], fontsize=8)
     ax.set(ylabel="k-means purity", ylim=(0, 1), title=title)
-    fig.tight_layout()
-    fig.savefig(path, metadata=_META)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

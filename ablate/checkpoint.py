@@ -1,0 +1,73 @@
+"""Epoch checkpoints that resume bit-for-bit: model, optimizer, epoch, history and every RNG.
+
+Loaded with `weights_only=True` (no pickled code runs), so every RNG state is stored as a tensor.
+Written to a temporary file and renamed, so a kill mid-write never leaves a torn checkpoint.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def rng_state(order: torch.Generator) -> dict[str, torch.Tensor]:
+    version, mt, gauss = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": torch.tensor([version, *mt, -1 if gauss is None else 1], dtype=torch.int64),
+        "python_gauss": torch.tensor([0.0 if gauss is None else gauss], dtype=torch.float64),
+        "numpy": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "numpy_rest": torch.tensor([pos, has_gauss], dtype=torch.int64),
+        "numpy_cached": torch.tensor([cached], dtype=torch.float64),
+        "torch": torch.get_rng_state(),
+        "order": order.get_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"cuda{i}"] = s
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], order: torch.Generator) -> None:
+    py = state["python"].tolist()
+    gauss = None if py[-1] == -1 else float(state["python_gauss"][0])
+    random.setstate((py[0], tuple(py[1:-1]), gauss))
+    pos, has_gauss = state["numpy_rest"].tolist()
+    np.random.set_state(
+        ("MT19937", state["numpy"].numpy().astype(np.uint32), pos, has_gauss, float(state["numpy_cached"][0]))
+    )
+    torch.set_rng_state(state["torch"])
+    order.set_state(state["order"])
+    cuda = [state[k] for k in sorted(k for k in state if k.startswith("cuda"))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def save(
+    path: Path,
+    *,
+    epoch: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    order: torch.Generator,
+    history: dict[str, list[float]],
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": rng_state(order),
+        "history": history,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,77 @@
+"""`python -m ablate -m ... --dry-run`: the jobs a command would launch, which would be skipped or
+resumed, and a time estimate from earlier runs of the same study. Reads the store, writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ablate import resume
+from ablate.config import flatten, to_object
+from ablate.fingerprint import code_version, data_hash, fingerprint
+from ablate.preflight import JobSpec
+from ablate.run import data_spec, load_split
+from ablate.tracking import Tracker, resolve_uri
+
+OVERHEAD_S = 5.0  # per job: start-up, data, k-means, artifacts (measured on a 2-core CPU)
+
+
+def _store(uri: str) -> Tracker | None:
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).exists():
+        return None  # nothing ran here yet, and a dry run must not create the database
+    return Tracker(uri)
+
+
+def _seconds_per_epoch(tracker: Tracker, exp_id: str, conf) -> float | None:
+    same = (
+        f"params.`data.name` = '{conf.data.name}' and params.`task.name` = '{conf.task.name}' "
+        f"and params.`model.channels` = '{list(conf.model.channels)}' and attributes.status = 'FINISHED'"
+    )
+    rates = [
+        r.data.metrics["train_seconds"] / float(r.data.params["trainer.epochs"])
+        for r in tracker.client.search_runs([exp_id], filter_string=same, max_results=200)
+        if "train_seconds" in r.data.metrics and "ablate.reused_from" not in r.data.tags
+    ]
+    return sum(rates) / len(rates) if rates else None
+
+
+def describe(jobs: list[JobSpec], launch_dir: Path | None = None) -> str:
+    launch_dir = launch_dir or Path.cwd()
+    lines, total, unknown, data_cache = [], 0.0, 0, {}
+    for i, job in enumerate(jobs):
+        label = " ".join(job.overrides) or "(defaults)"
+        if job.reason:
+            lines.append(f"#{i:<3} fail     {'-':>8}  {label}  ({job.reason})")
+            continue
+        conf = to_object(job.cfg)
+        spec = data_spec(conf)
+        key = json.dumps(spec, sort_keys=True)
+        if key not in data_cache:
+            data_cache[key] = data_hash(*load_split(spec))
+        fp = fingerprint(flatten(job.cfg), code_version(), data_cache[key])
+        tracker = _store(resolve_uri(conf.tracking.uri, launch_dir))
+        found = tracker and tracker.client.get_experiment_by_name(conf.tracking.experiment)
+        checkpoints = launch_dir / conf.tracking.checkpoint_dir
+        if found:
+            plan = resume.plan(tracker, found.experiment_id, "", fp, checkpoints, conf.tracking.resume)
+        else:
+            plan = resume.plan_offline(fp, checkpoints, conf.tracking.resume)
+        epochs_left = conf.trainer.epochs - (plan.state["epoch"] if plan.state else 0)
+        rate = _seconds_per_epoch(tracker, found.experiment_id, conf) if found else None
+        if plan.action == "skip":
+            estimate, what = 0.0, f"skip     {'0s':>8}  {label}  (finished as run {plan.source[:8]})"
+        else:
+            estimate = None if rate is None else rate * epochs_left + OVERHEAD_S
+            shown = "?" if estimate is None else f"{estimate:.0f}s"
+            note = f"  (resume after epoch {plan.state['epoch']})" if plan.action == "resume" else ""
+            what = f"{plan.action:<8} {shown:>8}  {label}{note}"
+        lines.append(f"#{i:<3} {what}")
+        if estimate is None:
+            unknown += 1
+        else:
+            total += estimate
+    runs = sum(1 for line in lines if " skip " not in line)
+    summary = f"{len(jobs)} jobs, {len(jobs) - runs} skipped; estimated {total / 60:.1f} min"
+    if unknown:
+        summary += f" + {unknown} job(s) with no earlier run to estimate from"
+    return "\n".join([*lines, summary])

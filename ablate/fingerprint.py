@@ -1,0 +1,61 @@
+"""What determines a job's result, as one hash: the resolved config (paths and display-only keys
+excluded), the code version and the data. Equal fingerprints mean a rerun would compute the
+same numbers, so a finished job is skipped and a killed one resumed."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ablate import __version__
+from ablate.data import ImageSet
+
+# keys that change where things go or how they are shown, never what is computed
+IGNORED = ("data.root", "data.download", "trainer.progress", "trainer.threads", "trainer.device")
+IGNORED_PREFIXES = ("tracking.",)
+
+
+@functools.cache
+def code_version() -> str:
+    """'git:<commit>[+dirty]' for a source checkout, else 'pkg:<version>' (wheel, Docker image)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"pkg:{__version__}"
+    return f"git:{commit}{'+dirty' if dirty else ''}"
+
+
+def data_hash(*sets: ImageSet, sample: int = 2048) -> str:
+    """A content hash of the images (an evenly strided sample of at most `sample` per set, so a
+    100k-image set costs no more than a small one), the labels and the shapes."""
+    h = hashlib.sha256()
+    for data in sets:
+        n = len(data)
+        idx = torch.linspace(0, n - 1, min(n, sample)).long() if n else torch.zeros(0, dtype=torch.long)
+        h.update(repr((data.name, tuple(data.images.shape))).encode())
+        h.update(data.images[idx].contiguous().numpy().tobytes())
+        if data.labels is not None:
+            h.update(data.labels.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def fingerprint(flat_config: dict[str, Any], code: str, data: str) -> str:
+    kept = {k: v for k, v in flat_config.items() if k not in IGNORED and not k.startswith(IGNORED_PREFIXES)}
+    blob = json.dumps({"config": kept, "code": code, "data": data}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]

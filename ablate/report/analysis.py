@@ -1,0 +1,56 @@
+"""Everything computed for one task and dataset, once, for the markdown and the CSV/JSON alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ablate.report import claims
+from ablate.report.collect import GROUPS, Study, natural
+from ablate.report.effects import Effect, Grid, effects, grid
+from ablate.report.tables import CLUSTER, EFFECTS, present
+
+
+@dataclass
+class Section:
+    task: str
+    data: str
+    rows: pd.DataFrame  # the section's runs, every status
+    grid: Grid
+    baseline: dict[str, float] | None  # raw-pixel k-means scores of this dataset, if logged
+    effects: list[Effect]
+    claims: list[dict]
+
+    @property
+    def tag(self) -> str:
+        """A file-name-safe id of the section for its PNGs."""
+        return "".join(ch if ch.isalnum() else "_" for ch in f"{self.task}_{self.data}").lower()
+
+
+def baseline(parent: dict, data: str) -> dict[str, float] | None:
+    """The parent run's baseline_* metrics for this dataset: suffixed with _<data> when the sweep
+    used several datasets, else unsuffixed (then tagged ablate.baseline_data = the dataset)."""
+    metrics, tags = parent["metrics"], parent["tags"]
+    for suffix in (f"_{data}", ""):
+        if f"baseline_purity_mean{suffix}" not in metrics:
+            continue
+        if suffix == "" and tags.get("ablate.baseline_data", data) != data:
+            continue
+        return {k: metrics[f"baseline_{k}{suffix}"] for k in CLUSTER if f"baseline_{k}{suffix}" in metrics}
+    return None
+
+
+def analyze(study: Study) -> list[Section]:
+    sections = []
+    if study.runs.empty:
+        return sections
+    keys = sorted(study.runs.groupby(list(GROUPS)).groups, key=lambda k: [natural(v) for v in k])
+    for task, data in keys:
+        rows = study.runs[(study.runs[GROUPS[0]] == task) & (study.runs[GROUPS[1]] == data)]
+        g = grid(rows, study.factors)
+        base = baseline(study.parent, str(data))
+        found = effects(g, present(g, EFFECTS), base)
+        verdicts = claims.verdicts(found, g, str(task), str(data))
+        sections.append(Section(str(task), str(data), rows, g, base, found, verdicts))
+    return sections

@@ -1,0 +1,165 @@
+"""The factor grid of one task and dataset, and the effects estimated on it.
+
+Generic in the factors: any swept key is a factor, its levels are the values seen. For each
+factor, each pair of levels is compared averaged over the other factors (the main effect when it
+has two levels); for two-level factors also the comparison within each level of every other
+factor (simple effects) and every two-way interaction. Each metric is one Holm family. Factors with
+many levels (an optimizer's search) are shown in the tables but not compared pairwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from ablate.report.collect import REPLICATE, natural
+from ablate.report.stats import Test, contrast, holm, one_sample
+
+# a grid much larger than what ran (an optimizer's sweep of continuous values) is not a design
+# with gaps: report only the cells that ran
+_MAX_EMPTY_FACTOR = 2
+# a factor with more levels is a search over values, not a design: no pairwise comparisons of it
+_MAX_LEVELS = 6
+
+
+@dataclass
+class Cell:
+    values: dict[str, str]
+    runs: pd.DataFrame
+    expected: int  # training seeds a complete cell has
+
+    @cached_property
+    def finished(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == "FINISHED"]
+
+    @property
+    def n(self) -> int:
+        return len(self.finished)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values.items()) or "all runs"
+
+    def status(self) -> str:
+        """'3/3', or 'failed (0/3)' / 'missing (0/3)' when nothing finished."""
+        total = max(self.expected, len(self.runs))
+        if self.n:
+            return f"{self.n}/{total}"
+        return f"{'missing' if self.runs.empty else 'failed'} (0/{total})"
+
+    def values_of(self, metric: str) -> list[float]:
+        if metric not in self.finished:
+            return []
+        return [float(v) for v in pd.to_numeric(self.finished[metric], errors="coerce") if math.isfinite(v)]
+
+    def by_seed(self, metric: str) -> dict[str, float]:
+        """{training seed: value}; a seed run twice keeps its first finished run."""
+        if metric not in self.finished:
+            return {}
+        out: dict[str, float] = {}
+        values = pd.to_numeric(self.finished[metric], errors="coerce")
+        for seed, value in zip(self.finished[REPLICATE], values, strict=True):
+            if math.isfinite(value):
+                out.setdefault(str(seed), float(value))
+        return out
+
+
+@dataclass
+class Grid:
+    factors: list[str]
+    levels: dict[str, list[str]]
+    cells: list[Cell]
+
+    def select(self, given: dict[str, str]) -> list[Cell]:
+        return [c for c in self.cells if all(c.values[k] == v for k, v in given.items())]
+
+
+def grid(rows: pd.DataFrame, factors: list[str]) -> Grid:
+    levels = {f: sorted(rows[f].astype(str).unique(), key=natural) for f in factors}
+    expected = max(1, rows[REPLICATE].nunique()) if len(rows) else 1
+    seen = {tuple(str(v) for v in key) for key in rows[factors].itertuples(index=False)} if factors else {()}
+    full = list(itertools.product(*(levels[f] for f in factors)))
+    if len(full) > max(16, _MAX_EMPTY_FACTOR * len(seen)):
+        full = sorted(seen, key=lambda combo: [natural(v) for v in combo])
+    cells = []
+    for combo in full:
+        mask = pd.Series(True, index=rows.index)
+        for f, v in zip(factors, combo, strict=True):
+            mask &= rows[f].astype(str) == v
+        cells.append(Cell(dict(zip(factors, combo, strict=True)), rows[mask], expected))
+    return Grid(factors, levels, cells)
+
+
+@dataclass
+class Effect:
+    metric: str
+    kind: str  # 'main' | 'simple' | 'interaction' | 'baseline' (a cell against the raw-pixel score)
+    factor: str
+    low: str
+    high: str
+    other: str = ""  # the second factor of an interaction
+    given: dict[str, str] = field(default_factory=dict)
+    test: Test = field(default_factory=lambda: Test("not estimable"))
+
+    @property
+    def label(self) -> str:
+        if self.kind == "interaction":
+            return f"{self.factor} × {self.other}"
+        if self.kind == "baseline":
+            return f"{self.high} − {self.low}"
+        where = ", ".join(f"{k}={v}" for k, v in self.given.items())
+        return f"{self.factor}: {self.high} − {self.low}" + (f" at {where}" if where else "")
+
+
+def _pair(g: Grid, metric: str, factor: str, low: str, high: str, given: dict[str, str]) -> Test:
+    """high − low averaged over the cells of the other factors (equal weights per cell)."""
+    lows = [c for c in g.select({**given, factor: low})]
+    highs = [c for c in g.select({**given, factor: high})]
+    if len(lows) != len(highs) or not lows:
+        return Test("not estimable")
+    cells = highs + lows
+    weights = [1 / len(highs)] * len(highs) + [-1 / len(lows)] * len(lows)
+    return contrast(weights, [c.by_seed(metric) for c in cells])
+
+
+def _interaction(g: Grid, metric: str, a: str, b: str) -> Test:
+    """(effect of a at b's high level) − (effect of a at b's low level), averaged over the rest."""
+    (a0, a1), (b0, b1) = g.levels[a], g.levels[b]
+    weights, samples = [], []
+    for va, vb, sign in ((a1, b1, 1), (a0, b1, -1), (a1, b0, -1), (a0, b0, 1)):
+        part = g.select({a: va, b: vb})
+        weights += [sign / len(part)] * len(part) if part else [sign]
+        samples += [c.by_seed(metric) for c in part] if part else [{}]
+    return contrast(weights, samples)
+
+
+def effects(g: Grid, metrics: list[str], baseline: dict[str, float] | None = None) -> list[Effect]:
+    """Every effect of every metric; a metric with a raw-pixel score (purity) also compares each
+    cell with it (one-sample t: the baseline has no training seeds)."""
+    two = [f for f in g.factors if len(g.levels[f]) == 2]
+    out: list[Effect] = []
+    for metric in metrics:
+        family: list[Effect] = []
+        for f in (f for f in g.factors if len(g.levels[f]) <= _MAX_LEVELS):
+            for low, high in itertools.combinations(g.levels[f], 2):
+                family.append(Effect(metric, "main", f, low, high, test=_pair(g, metric, f, low, high, {})))
+        for a, b in itertools.combinations(two, 2):
+            family.append(Effect(metric, "interaction", a, *g.levels[a], other=b, test=_interaction(g, metric, a, b)))
+        for f in two:
+            low, high = g.levels[f]
+            for other in (o for o in g.factors if o != f and len(g.levels[o]) <= _MAX_LEVELS):
+                for level in g.levels[other]:
+                    test = _pair(g, metric, f, low, high, {other: level})
+                    family.append(Effect(metric, "simple", f, low, high, given={other: level}, test=test))
+        if baseline and metric in baseline:
+            for cell in g.cells:
+                test = one_sample(cell.values_of(metric), baseline[metric])
+                family.append(Effect(metric, "baseline", "", "raw pixels", cell.label, given=cell.values, test=test))
+        for e, p in zip(family, holm([e.test.p for e in family]), strict=True):
+            e.test.p_holm = p
+        out += family
+    return out

@@ -1,0 +1,108 @@
+"""Crashes and reruns: kill -9 mid-sweep, rerun, and every number equals an uninterrupted sweep's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+ARGS = [
+    "-m",
+    "model.skip=true,false",
+    "data.limit=200",
+    "trainer.epochs=6",
+    "trainer.batch_size=32",
+    "trainer.progress=false",
+    "eval.kmeans_seeds=2",
+    "eval.n_init=1",
+    "trainer.snapshots=2",
+    "tracking.experiment=crash",
+    "hydra/job_logging=disabled",
+]
+KEYS = ("final_train_loss", "final_eval_loss", "purity_mean", "nmi_mean", "ari_mean", "psnr", "ssim")
+
+
+def _children(launch_dir: Path) -> dict[str, object]:
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("crash")
+    return client, client.search_runs([exp.experiment_id])
+
+
+def _by_arm(client, runs, parent_id):
+    out = {}
+    for run in runs:
+        if run.data.tags.get("mlflow.parentRunId") == parent_id:
+            history = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "eval_loss")]
+            out[run.data.params["model.skip"]] = ({k: run.data.metrics[k] for k in KEYS}, sorted(history), run)
+    return out
+
+
+def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_sweep(ablate_cli, tmp_path):
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    clean.mkdir(), crashed.mkdir()
+    os.chdir(clean)
+    assert ablate_cli(*ARGS)[0] == 0
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ablate", *ARGS],
+        cwd=crashed,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    try:  # wait until the first job has a checkpoint past epoch 2, then kill -9 mid-training
+        while time.time() < deadline and proc.poll() is None:
+            ckpts = list((crashed / "checkpoints").glob("*/last.pt"))
+            if ckpts and _epoch(ckpts[0]) >= 2:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    _, runs = _children(crashed)
+    assert any(r.info.status == "RUNNING" for r in runs)  # what a kill -9 leaves behind
+
+    os.chdir(crashed)
+    code, out, err = ablate_cli(*ARGS)
+    assert code == 0, err
+    client, runs = _children(crashed)
+    assert not any(r.info.status == "RUNNING" for r in runs)  # orphans were marked KILLED
+    assert sum(r.info.status == "KILLED" for r in runs) >= 2  # the old parent and the killed job
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED")
+    resumed = _by_arm(client, runs, parent.info.run_id)
+    _, clean_runs = _children(clean)
+    clean_parent = next(r for r in clean_runs if "mlflow.parentRunId" not in r.data.tags)
+    reference = _by_arm(MlflowClient(f"sqlite:///{clean / 'mlflow.db'}"), clean_runs, clean_parent.info.run_id)
+    assert set(resumed) == set(reference) == {"True", "False"}
+    assert any("ablate.resumed_from" in resumed[arm][2].data.tags for arm in resumed)
+    for arm in reference:
+        assert resumed[arm][0] == reference[arm][0], arm  # every metric equal, bit for bit
+        assert resumed[arm][1] == reference[arm][1], arm  # the whole eval-loss curve too
+    assert not list((crashed / "checkpoints").glob("*/last.pt"))  # finished jobs keep final weights only
+
+    # a third run of the same command skips both jobs and still reports them
+    code, out, _ = ablate_cli(*ARGS)
+    assert code == 0
+    client, runs = _children(crashed)
+    parents = sorted((r for r in runs if "mlflow.parentRunId" not in r.data.tags), key=lambda r: r.info.start_time)
+    skipped = _by_arm(client, runs, parents[-1].info.run_id)
+    assert all("ablate.reused_from" in skipped[arm][2].data.tags for arm in skipped)
+    for arm in reference:
+        assert skipped[arm][0] == reference[arm][0]
+
+
+def _epoch(path: Path) -> int:
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+    except Exception:  # noqa: BLE001 - being replaced right now; look again
+        return 0
