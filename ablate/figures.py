@@ -9,7 +9,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from torchvision.utils import make_grid, save_image  # noqa: E402
 
 
 def _rgb(x: torch.Tensor) -> torch.Tensor:
@@ -19,6 +18,9 @@ def _rgb(x: torch.Tensor) -> torch.Tensor:
 def progress_grid(rows: list[torch.Tensor], path: Path, columns: int = 10) -> Path:
     """Each image as a vertical strip (input over output over ground truth), strips laid out
     `columns` to a line, so 100 images make a readable 10 x 10 block."""
+    # imported here: torchvision.utils pulls in torch._dynamo (~2 s per worker process at start-up)
+    from torchvision.utils import make_grid, save_image
+
     rows = [_rgb(r.float().clamp(0, 1).cpu()) for r in rows]
     gap = torch.ones(rows[0].shape[0], 3, 1, rows[0].shape[-1])
     strips = torch.cat([part for r in rows for part in (r, gap)][:-1], dim=2)

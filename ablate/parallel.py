@@ -86,22 +86,21 @@ def _job_num() -> int:
 
 def assign_resources(threads: int | None = None) -> dict[str, str]:
     """Give this job its GPU and CPU threads; call it before CUDA initialises. Returns what it
-    chose, as tags (ablate.gpu, ablate.threads, ablate.concurrent_jobs) for the job's run."""
+    chose, as tags for the job's run: ablate.concurrent_jobs, ablate.threads, and ablate.gpu when
+    it picked one of several GPUs for a job running beside others."""
     import torch
 
     launcher = _launcher_config()
     jobs = concurrent_jobs(launcher)
     chosen: dict[str, str] = {"ablate.concurrent_jobs": str(jobs)}
 
-    gpus = gpu_ids()
-    if jobs > 1 and len(gpus) > 1:
+    gpus = gpu_ids() if jobs > 1 else []
+    if len(gpus) > 1:
         if torch.cuda.is_initialized():  # a reused worker keeps the GPU its first job chose
             chosen["ablate.gpu"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         else:
             os.environ.setdefault(ENV_GPUS, ",".join(gpus))
             os.environ["CUDA_VISIBLE_DEVICES"] = chosen["ablate.gpu"] = gpus[_job_num() % len(gpus)]
-    elif len(gpus) == 1:
-        chosen["ablate.gpu"] = gpus[0]
 
     if threads:
         torch.set_num_threads(threads)

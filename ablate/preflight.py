@@ -76,6 +76,7 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     value anywhere, a grid where no cell can run or an unreachable store raises ConfigError (one
     line). Returns every job, with the reason it will fail where a cell cannot run."""
     jobs: list[JobSpec] = []
+    _search_flags(overrides, multirun)
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             for job in expand(overrides, multirun):
@@ -83,6 +84,8 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
                     jobs.append(JobSpec(job, check_job(job)))
                 except CombinationError as exc:
                     jobs.append(JobSpec(job, compose(CONFIG_NAME, overrides=job), str(exc)))
+            if multirun:
+                check_search(overrides, jobs, launch_dir or Path.cwd())
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
@@ -94,6 +97,43 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
         if reason:
             raise ConfigError(f"tracking.uri: {reason}")
     return jobs
+
+
+def _search_flags(overrides: list[str], multirun: bool) -> None:
+    """hparams=NAME selects the space of an Optuna search: it needs -m and hydra/sweeper=optuna (a
+    named sweep may choose the sweeper itself)."""
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    if "hparams" in keys and not multirun:
+        raise ConfigError("hparams: a search runs with -m (python -m ablate -m hydra/sweeper=optuna hparams=NAME ...)")
+    if "hparams" in keys and not {"hydra/sweeper", "sweep"} & keys:
+        raise ConfigError("hparams: the search space of hydra/sweeper=optuna (allowed: add hydra/sweeper=optuna)")
+
+
+def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) -> None:
+    """hydra/sweeper=optuna: the comma lists were expanded into arms above, like any grid's jobs;
+    here the search settings (hparams=NAME, hydra.sweeper.*) and every value of the space are checked."""
+    job = next((j for j in jobs if not j.reason), jobs[0])
+    hydra = compose(CONFIG_NAME, overrides=job.overrides, return_hydra_config=True).hydra
+    sweeper = hydra.sweeper
+    if not str(sweeper.get("_target_", "")).startswith("hydra_plugins.ablate_optuna_sweeper."):
+        return
+    from hydra_plugins.ablate_optuna_sweeper._preflight import check
+    from hydra_plugins.ablate_optuna_sweeper._settings import SettingsError
+
+    def problem(extra: list[str]) -> str | None:
+        try:
+            check_job(job.overrides + extra)
+        except ConfigError as exc:
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+            return one_line(exc)
+        return None
+
+    try:
+        tracking = resolve_uri(job.cfg.tracking.uri, launch_dir)
+        check(sweeper, hydra.runtime.choices.get("hparams"), overrides, tracking, launch_dir, problem)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _schema_type(full_key: str) -> typing.Any:

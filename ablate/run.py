@@ -40,6 +40,26 @@ from ablate.tracking import (
 )
 from ablate.train import evaluate, make_optimizer, resolve_device, seed_everything, snapshot_epochs, train
 
+# set per job by the Optuna sweeper (hydra/sweeper=optuna, through hydra.job.env_set): the trial it is
+ENV_TRIAL = "ABLATE_OPTUNA_TRIAL"
+
+
+class Pruned(Exception):
+    """Raised after an epoch when a search's pruner stops the job: an outcome, not a failure."""
+
+    def __init__(self, epoch: int, message: str) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+
+
+def _trial_hook():
+    """The per-epoch hook of the Optuna trial this job is (None outside a search: no Optuna import)."""
+    if not os.environ.get(ENV_TRIAL):
+        return None
+    from hydra_plugins.ablate_optuna_sweeper._trial import TrialHook
+
+    return TrialHook(os.environ[ENV_TRIAL])
+
 
 def _hydra_job() -> tuple[Path, Path, list[str], bool]:
     """(launch dir, job output dir, the job's own overrides, multirun?) from Hydra, if running."""
@@ -99,6 +119,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     name = " ".join(o.split(".")[-1] for o in overrides) or f"{conf.model.name}-{conf.task.name}"
     if parent is None:  # a single run cleans up after killed ones itself (a sweep's parent does it)
         mark_orphans(tracker, exp_id, socket.gethostname())
+    hook = _trial_hook()
     run_id = tracker.start(
         exp_id,
         name,
@@ -109,12 +130,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "ablate.host": socket.gethostname(),
             "ablate.pid": os.getpid(),
             "ablate.heartbeat": time.time(),
+            **(hook.tags if hook else {}),
         },
     )
-    job = Job(conf, cfg, tracker, exp_id, run_id, out_dir, launch_dir, name)
+    job = Job(conf, cfg, tracker, exp_id, run_id, out_dir, launch_dir, name, hook)
     try:
         tracker.log_params(run_id, flatten(plain_config(cfg)))
         metrics = job.execute()
+    except Pruned as exc:  # stopped by the search's pruner: KILLED, and its checkpoint dropped so that
+        tracker.set_tags(run_id, {"ablate.pruned": exc.epoch, "ablate.error": str(exc)})  # no rerun resumes it
+        tracker.end(run_id, "KILLED")
+        if job.plan is not None:
+            resume.finish(job.plan)
+        print(f"job pruned: {name}: {exc}", flush=True)
+        return {"status": "PRUNED", "run_id": run_id, "epoch": exc.epoch}
     except BaseException as exc:  # noqa: BLE001 - the run must never be left RUNNING
         tracker.log_text(run_id, traceback.format_exc(), "error/traceback.txt")
         interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
@@ -148,9 +177,11 @@ class Job:
         out_dir: Path,
         launch_dir: Path,
         name: str,
+        epoch_hook=None,
     ):
         self.conf, self.cfg, self.tracker, self.exp_id, self.run_id = conf, cfg, tracker, exp_id, run_id
         self.out_dir, self.launch_dir, self.name = out_dir, launch_dir, name
+        self.epoch_hook = epoch_hook  # an Optuna trial's report-and-prune, after each epoch is logged
         self.plan: resume.Plan | None = None
 
     def execute(self) -> dict[str, float]:
@@ -213,6 +244,8 @@ class Job:
                     task.show(inputs, shot.outputs, target), self.out_dir / "progress" / f"epoch_{epoch:03d}.png"
                 )
                 tracker.log_artifact(run_id, grid, "progress")
+            if self.epoch_hook is not None:
+                self.epoch_hook(epoch, values)
 
         t = conf.trainer
         opt = make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay)
@@ -231,6 +264,9 @@ class Job:
             desc=self.name,
             checkpoint_path=self.plan.path if t.checkpoint else None,
             resume=self.plan.state,
+            precision=t.precision,
+            channels_last=t.channels_last,
+            compile_model=t.compile,
         )
 
     def finalize(self, model, task: Task, eval_set, device: torch.device, history) -> dict[str, float]:
@@ -240,7 +276,16 @@ class Job:
         latents = final.latents.numpy()
         metrics["latent_dim"] = latents.shape[1]
         if conf.eval.latent and eval_set.labels is not None:
-            metrics.update(cluster_quality(latents, eval_set.labels.numpy(), conf.eval.kmeans_seeds, conf.eval.n_init))
+            metrics.update(
+                cluster_quality(
+                    latents,
+                    eval_set.labels.numpy(),
+                    conf.eval.kmeans_seeds,
+                    conf.eval.n_init,
+                    backend=conf.eval.kmeans.value,
+                    device=device,
+                )
+            )
 
         labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
         np.savez_compressed(out_dir / "latents.npz", latents=latents, labels=labels)

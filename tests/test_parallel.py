@@ -40,8 +40,16 @@ def check_sweep(store, experiment, n_jobs):
 
 
 def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, launch_dir, monkeypatch):
+    # as if the machine had GPUs 0 and 1 (set by the user): each job takes job number % 2
+    gpus = "++hydra.job.env_set.CUDA_VISIBLE_DEVICES='0,1'"
     code, out, err = ablate_cli(
-        "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=4", "seed=0,1,2,3", *FAST, "tracking.experiment=par"
+        "-m",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=4",
+        "seed=0,1,2,3",
+        gpus,
+        *FAST,
+        "tracking.experiment=par",
     )
     assert code == 0, err
     assert out.strip().splitlines()[-1].startswith("report: ")
@@ -53,10 +61,16 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
     tags = [c.data.tags for c in children]
     assert all(t["ablate.concurrent_jobs"] == "4" for t in tags)
     assert all(t["ablate.threads"] == str(max(1, len(os.sched_getaffinity(0)) // 4)) for t in tags)
+    assert {(c.data.params["seed"], c.data.tags["ablate.gpu"]) for c in children} == {
+        ("0", "0"),
+        ("1", "1"),
+        ("2", "0"),
+        ("3", "1"),
+    }
     if "ablate.pid" in tags[0]:
         assert str(os.getpid()) not in {t["ablate.pid"] for t in tags} and len({t["ablate.pid"] for t in tags}) > 1
     spans = sorted((c.info.start_time, c.info.end_time) for c in children)
-    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), "no two jobs overlapped"
+    assert any(b[0] < a[1] for a, b in zip(spans[:-1], spans[1:], strict=True)), "no two jobs overlapped"
 
     # joblib keeps its workers for the next sweep: they must follow this sweep's store and parent
     second = launch_dir / "second"
@@ -64,7 +78,9 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
     monkeypatch.chdir(second)
     code, _, err = ablate_cli("-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=4", "seed=4,5", *FAST)
     assert code == 0, err
-    check_sweep(f"sqlite:///{second / 'mlflow.db'}", "ablate", 2)
+    again = check_sweep(f"sqlite:///{second / 'mlflow.db'}", "ablate", 2)
+    if "ablate.pid" in tags[0]:  # the same worker processes ran them
+        assert {c.data.tags["ablate.pid"] for c in again} <= {t["ablate.pid"] for t in tags}
     assert len(sweep_runs(f"sqlite:///{launch_dir / 'mlflow.db'}", "par")[2]) == 4
 
 
@@ -74,7 +90,8 @@ def test_submitit_local_launcher_attaches_every_job_to_the_parent(ablate_cli, la
         "-m", "hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=5",
         "seed=0,1", *FAST, "tracking.experiment=sub",
     )  # fmt: skip
-    assert code == 0, err
+    logs = "".join(p.read_text()[-3000:] for p in launch_dir.glob("multirun/*/*/.submitit/*/*_log.*"))
+    assert code == 0, err + logs
     assert out.strip().splitlines()[-1].startswith("report: ")
     children = check_sweep(f"sqlite:///{launch_dir / 'mlflow.db'}", "sub", 2)
     assert all(c.data.tags["ablate.threads"] == "1" for c in children)  # cpus_per_task

@@ -95,6 +95,8 @@ def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_sweep(ablate_cli
     parents = sorted((r for r in runs if "mlflow.parentRunId" not in r.data.tags), key=lambda r: r.info.start_time)
     skipped = _by_arm(client, runs, parents[-1].info.run_id)
     assert all("ablate.reused_from" in skipped[arm][2].data.tags for arm in skipped)
+    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
+    assert "![epoch 1](grids/" in report.read_text()  # pictures come from the runs that made them
     for arm in reference:
         assert skipped[arm][0] == reference[arm][0]
 

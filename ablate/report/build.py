@@ -11,7 +11,7 @@ from pathlib import Path
 from ablate.report import article, export, figures, tables
 from ablate.report.analysis import Section, analyze
 from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
-from ablate.tracking import Tracker, redact
+from ablate.tracking import REUSED, Tracker, redact
 
 _GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
 
@@ -83,6 +83,8 @@ def _progress(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str
     for cell in s.grid.cells:
         if cell.n:
             run_id = cell.finished.iloc[0]["run_id"]
+            # a skipped job's run holds copied numbers; its pictures stay with the run that made them
+            run_id = tracker.run(run_id)["tags"].get(REUSED, run_id)
             if paths := sorted(tracker.list_artifacts(run_id, "progress")):
                 shots[cell.label] = (run_id, {_epoch(p): p for p in paths})
     epochs = sorted({e for _, found in shots.values() for e in found})

@@ -1,0 +1,96 @@
+"""What every benchmark shares: the data, the four arms, the machine, and running a worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARMS = [(True, False), (True, True), (False, False), (False, True)]  # (skip, bottleneck), the default 2x2
+
+
+def arm_name(arm) -> str:
+    skip, bottleneck = arm
+    return f"skip={str(skip).lower()} bottleneck={str(bottleneck).lower()}"
+
+
+def mnist_split(repeat: int = 1):
+    """The bundled 5k MNIST (repeated `repeat` times for the scale rows) cut 80/20 as a job does."""
+    import torch
+
+    from ablate.data import ImageSet, split
+    from ablate.data.mnist5k import load
+
+    data = load()
+    if repeat > 1:
+        data = ImageSet(data.images.repeat(repeat, 1, 1, 1), data.labels.repeat(repeat), data.name)
+    torch.manual_seed(0)
+    return split(data, 0.2, 0)
+
+
+def build_unet(arm, preset: str = "mnist", input_size=(28, 28)):
+    from ablate.models.unet import UNet
+
+    skip, bottleneck = arm
+    channels, middle = ((4, 8), 16) if preset == "mnist" else ((64, 128, 256, 512), 1024)
+    return UNet(1, 1, channels, middle, skip, bottleneck, 16, input_size)
+
+
+def machine() -> dict[str, str]:
+    import torch
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "unknown",
+    )
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {
+        "cpu": cpu,
+        "cores": str(len(os.sched_getaffinity(0))),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def worker(task: str, args: dict, threads: int, env: dict[str, str] | None = None, timeout: float = 900):
+    """Run benchmarks/worker.py TASK in a fresh process with `threads` threads for every runtime
+    (torch, OpenMP, BLAS); returns the JSON it prints last."""
+    proc = start_worker(task, args, threads, env)
+    return finish_worker(proc, timeout)
+
+
+def start_worker(task: str, args: dict, threads: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    full_env = {**os.environ, **(env or {}), "ABLATE_BENCH_THREADS": str(threads)}
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        full_env[var] = str(threads)
+    full_env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.worker", task, json.dumps(args)],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_worker(proc: subprocess.Popen, timeout: float = 900):
+    out, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed ({proc.args[3]}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])

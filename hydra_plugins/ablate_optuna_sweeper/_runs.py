@@ -1,0 +1,145 @@
+"""MLflow side of a search: one run per arm's study, a child of the sweep's parent run, with the
+trials' runs nested under it. When the study ends the arm's run takes its best trial's params and
+metric histories, so the sweep's report compares tuned arms with its usual tables; the section
+written by `best_params_section` adds which values won, per arm."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections import Counter
+from typing import Any
+
+from hydra_plugins.ablate_optuna_sweeper._settings import Settings
+
+STUDY, TRIAL = "ablate.optuna.study", "ablate.optuna.trial"
+
+
+class StudyRun:
+    """The arm's run, when the sweep has a parent run (Hydra's ablate callback opened one)."""
+
+    def __init__(self, name: str, url: str, arm: list[str], label: list[str], settings: Settings) -> None:
+        from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
+
+        self.settings, self.tracker, self.run_id = settings, None, None
+        if not (os.environ.get(ENV_PARENT) and os.environ.get(ENV_URI)):
+            return
+        self.tracker = Tracker(os.environ[ENV_URI])
+        self.run_id = self.tracker.start(
+            os.environ[ENV_EXPERIMENT],
+            " ".join(o.split(".")[-1] for o in label) or name,
+            os.environ[ENV_PARENT],
+            tags={
+                "ablate.kind": "study",
+                STUDY: name,
+                "ablate.optuna.storage": redact(url),
+                "ablate.optuna.metric": settings.metric,
+                "ablate.optuna.direction": settings.direction,
+                "ablate.overrides": json.dumps(arm),  # the report's factor values, even if no trial finishes
+                "ablate.host": socket.gethostname(),
+                "ablate.pid": os.getpid(),
+                "ablate.heartbeat": time.time(),
+            },
+        )
+
+    def env(self) -> dict[str, str]:
+        """What each trial's job gets: this run as its parent (the trials nest under the arm)."""
+        from ablate.tracking import ENV_PARENT
+
+        return {ENV_PARENT: self.run_id} if self.run_id else {}
+
+    def tag_trial(self, run_id: str | None, state: str, value: float | None) -> None:
+        if self.tracker is None or not run_id:
+            return
+        tags = {"ablate.optuna.state": state, **({"ablate.optuna.value": value} if value is not None else {})}
+        self.tracker.set_tags(run_id, tags)
+        self.tracker.set_tags(self.run_id, {"ablate.heartbeat": time.time()})
+
+    def close(self, study: Any, interrupted: bool = False) -> dict[str, Any]:
+        """End the arm's run with its best trial's results; returns the arm's summary."""
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False)
+        counts = Counter(t.state.name for t in trials)
+        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        best = study.best_trial if done else None
+        summary = {
+            "study": study.study_name,
+            "trials": dict(sorted(counts.items())),
+            "best_trial": None if best is None else best.number,
+            "best_value": None if best is None else best.value,
+            "best_params": {} if best is None else best.params,
+        }
+        if self.tracker is None:
+            return summary
+        tags = {"ablate.optuna.trials": json.dumps(summary["trials"])}
+        if best is not None:
+            tags.update(
+                {
+                    "ablate.optuna.best_trial": best.number,
+                    "ablate.optuna.best_value": best.value,
+                    "ablate.optuna.best_params": json.dumps(best.params),
+                }
+            )
+            self._adopt(best)
+        if interrupted:
+            tags["ablate.error"] = "interrupted: rerun the same command to resume the study"
+        elif best is None:
+            tags["ablate.error"] = f"no trial of study {study.study_name} completed ({json.dumps(summary['trials'])})"
+        self.tracker.set_tags(self.run_id, tags)
+        self.tracker.end(self.run_id, "KILLED" if interrupted else "FINISHED" if best is not None else "FAILED")
+        return summary
+
+    def _adopt(self, best: Any) -> None:
+        """The best trial's params, metric histories and data spec become the arm's; its progress
+        pictures stay with its run (ablate.reused_from points there, as for a skipped job)."""
+        from ablate.tracking import REUSED, copy_results
+
+        source = self.tracker.find_run(best.user_attrs.get("ablate:run_id", "")) if best.user_attrs else None
+        if source is None:  # the best trial ran against another tracking store
+            self.tracker.log_params(self.run_id, best.params)
+            self.tracker.log_metrics(self.run_id, {self.settings.metric: best.value})
+            return
+        copy_results(self.tracker, source["run_id"], self.run_id)
+        self.tracker.log_params(self.run_id, source["params"])
+        keep = {k: v for k, v in source["tags"].items() if k == "ablate.data_spec"}
+        self.tracker.set_tags(self.run_id, {**keep, REUSED: source["tags"].get(REUSED, source["run_id"])})
+
+
+def best_params_section(children: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines for the report: per arm, its study, budget and the best values found."""
+    arms = [c for c in children if c["tags"].get(STUDY)]
+    if not arms:
+        return []
+    params = sorted({k for c in arms for k in json.loads(c["tags"].get("ablate.optuna.best_params", "{}"))})
+    tags = arms[0]["tags"]
+    lines = [
+        "## Hyper-parameter search (Optuna)",
+        "",
+        f"Every arm was tuned by a study of its own over the same space and budget; the tables above show "
+        f"each arm's best trial by `{tags.get('ablate.optuna.metric')}` ({tags.get('ablate.optuna.direction')}).",
+        "",
+        "| arm | study | trials | best trial | best value | " + " | ".join(f"`{p}`" for p in params) + " |",
+        "|---|---|---|---|---|" + "---|" * len(params),
+    ]
+    for c in arms:
+        t = c["tags"]
+        best = json.loads(t.get("ablate.optuna.best_params", "{}"))
+        counts = ", ".join(f"{v} {k.lower()}" for k, v in json.loads(t.get("ablate.optuna.trials", "{}")).items())
+        value = t.get("ablate.optuna.best_value")
+        cells = [
+            c["name"],
+            f"`{t[STUDY]}`",
+            counts or "none",
+            t.get("ablate.optuna.best_trial", "—"),
+            f"{float(value):.6g}" if value else "—",
+            *(_show(best.get(p, "—")) for p in params),
+        ]
+        lines.append("| " + " | ".join(str(x) for x in cells) + " |")
+    return [*lines, ""]
+
+
+def _show(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
