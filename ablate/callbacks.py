@@ -146,7 +146,11 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
             continue
         _, eval_set = load_split(spec)
         q = cluster_quality(
-            eval_set.images.flatten(1).numpy(), eval_set.labels.numpy(), config.eval.kmeans_seeds, config.eval.n_init
+            eval_set.images.flatten(1).numpy(),
+            eval_set.labels.numpy(),
+            config.eval.kmeans_seeds,
+            config.eval.n_init,
+            backend=getattr(config.eval.kmeans, "value", config.eval.kmeans),  # an Enum member in the composed config
         )
         suffix = "" if len(specs) == 1 else f"_{spec['name']}"
         tracker.log_metrics(parent, {f"baseline_{k}{suffix}": v for k, v in q.items()})

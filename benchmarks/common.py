@@ -41,6 +41,13 @@ def build_unet(arm, preset: str = "mnist", input_size=(28, 28)):
     return UNet(1, 1, channels, middle, skip, bottleneck, 16, input_size)
 
 
+def macs(model, size=(28, 28)) -> int:
+    """Multiply-accumulates of one forward pass of one image."""
+    from ablate.models.unet import macs_per_image
+
+    return macs_per_image(model, 1, size)
+
+
 def machine() -> dict[str, str]:
     import torch
 

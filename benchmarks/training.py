@@ -77,6 +77,18 @@ def sweep_throughput(epochs: int, cold: str) -> dict:
     }
 
 
+def profile(steps: int, cache: str) -> dict:
+    """One training step taken apart (torch.profiler): eager on 2 threads (the baseline's model and
+    threads), eager on 1 thread, and compiled on 1 thread (what a parallel sweep's worker runs)."""
+    runs = {
+        "eager_2threads": ({"compile": False}, 2),
+        "eager_1thread": ({"compile": False}, 1),
+        "compiled_1thread": ({"compile": True}, 1),
+    }
+    env = {"TORCHINDUCTOR_CACHE_DIR": cache}
+    return {name: worker("profile", {**spec, "steps": steps}, threads=t, env=env) for name, (spec, t) in runs.items()}
+
+
 def scale(base_epoch: float, base_images: int, repeats: list[int]) -> dict:
     """Seconds per epoch (eager, 2 threads) as the data grows by repeating the bundled 5k, and
     seconds per training image of each model preset."""

@@ -173,7 +173,82 @@ def task_preset(args: dict) -> dict:
     return {"seconds_per_image": per_image, "params": sum(p.numel() for p in model.parameters())}
 
 
-TASKS = {"epochs": task_epochs, "arms": task_arms, "kmeans": task_kmeans, "preset": task_preset}
+def task_profile(args: dict) -> dict:
+    """Where a training step's time goes: torch.profiler self-CPU time per operator family over
+    `steps` steps of the default arm, batch 128, eager or compiled."""
+    import torch
+    from torch.profiler import profile
+
+    from ablate.tasks.autoencode import image_loss
+    from benchmarks.common import build_unet, macs
+
+    torch.set_num_threads(_threads())
+    torch.manual_seed(0)
+    model = build_unet((True, False))
+    net = torch.compile(model, dynamic=False) if args["compile"] else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(128, 1, 28, 28)
+
+    def step():
+        output, _ = net(x)
+        loss = image_loss(output, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(5):
+        step()
+    tic = time.perf_counter()
+    for _ in range(args["steps"]):
+        step()
+    per_step = (time.perf_counter() - tic) / args["steps"]
+    with profile() as prof:
+        for _ in range(args["steps"]):
+            step()
+    families = {}
+    for event in prof.key_averages():
+        family = _family(event.key)
+        families[family] = families.get(family, 0.0) + event.self_cpu_time_total / 1e6 / args["steps"]
+    total = sum(families.values())
+    share = {k: v / total for k, v in sorted(families.items(), key=lambda kv: -kv[1])}
+    a = torch.rand(2048, 2048)
+    a @ a
+    tic = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    sgemm = 5 * 2 * 2048**3 / (time.perf_counter() - tic)  # this machine's large-matmul rate, for scale
+    flop = 3 * 2 * macs(model) * 128  # forward + two backward products, 2 FLOP per MAC, batch 128
+    return {"step_seconds": per_step, "share": share, "train_flop_per_step": flop, "sgemm_flops": sgemm}
+
+
+def _family(name: str) -> str:
+    """Operator family of a profiler event (self time is counted once, where it is spent)."""
+    rules = [
+        ("convolution_backward", "convolution backward"),
+        ("convolution", "convolution forward"),
+        ("CompiledFxGraph", "generated kernels (BatchNorm, ReLU, pooling, ... fused)"),
+        ("batch_norm", "BatchNorm"),
+        ("max_pool", "max pooling"),
+        ("Adam", "optimizer (Adam)"),
+        ("binary_cross_entropy", "loss"),
+        ("threshold", "ReLU"),
+        ("relu", "ReLU"),
+        ("clamp", "ReLU"),
+        ("tanh", "tanh, sigmoid"),
+        ("sigmoid", "tanh, sigmoid"),
+        ("cat", "concatenate (skips)"),
+    ]
+    lowered = name.lower()
+    return next((family for key, family in rules if key.lower() in lowered), "other (autograd, loss, copies, ...)")
+
+
+TASKS = {
+    "epochs": task_epochs,
+    "arms": task_arms,
+    "kmeans": task_kmeans,
+    "preset": task_preset,
+    "profile": task_profile,
+}
 
 if __name__ == "__main__":
     print(json.dumps(TASKS[sys.argv[1]](json.loads(sys.argv[2]))), flush=True)

@@ -34,3 +34,23 @@ def test_cluster_quality_on_separable_and_on_noise():
     noise = np.random.default_rng(0).normal(size=(300, 5))
     q = cluster_quality(noise, y, seeds=3, n_init=1)
     assert q["purity_mean"] < 0.5 and abs(q["ari_mean"]) < 0.05
+
+
+def test_nmi_and_ari_match_scikit_learn():
+    """ablate's numpy NMI/ARI (no scikit-learn import in a job) agree with scikit-learn's, edge cases included."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from ablate.evaluate.agreement import ari, nmi
+
+    rng = np.random.default_rng(0)
+    cases = [(np.zeros(5, int), np.zeros(5, int)), (np.zeros(5, int), np.arange(5)), (np.arange(6), np.arange(6))]
+    for _ in range(100):
+        n, k1, k2 = rng.integers(1, 80), rng.integers(1, 7), rng.integers(1, 12)
+        a = rng.integers(0, k1, n)
+        cases.append((a, rng.integers(0, k2, n)))
+        cases.append((a, (a * 7 + 3) % 11))  # a relabelling: perfect agreement
+    for a, b in cases:
+        assert nmi(a, b) == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-12)
+        assert ari(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    assert nmi(np.arange(4), np.array([0, 0, 1, 1])) < 1
+    assert ari(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) == pytest.approx(-0.5)  # worse than chance

@@ -49,6 +49,8 @@ def test_2x2_multirun_logs_runs_and_writes_report(ablate_cli, launch_dir):
         ):
             assert key in m, key
         assert m["latent_dim"] == (16 if p["model.bottleneck"] == "True" else 784)
+        assert 0 < m["loop_seconds"] <= m["train_seconds"]  # the passes alone, without logging and checkpoints
+        assert m["eval_seconds"] > 0
         assert [h.step for h in client.get_metric_history(child.info.run_id, "eval_loss")] == [1, 2]
         names = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"config.yaml", "latents.npz", "model.pt", "loss_curve.png", "progress"} <= names
