@@ -28,6 +28,7 @@ from ablate.tracking import (
     mark_orphans,
     open_study,
     redact,
+    redact_files,
     resolve_uri,
 )
 
@@ -108,6 +109,7 @@ class AblateCallback(Callback):
             children = tracker.children(self.experiment, parent)
             log_baselines(tracker, parent, children, config)
             launch_dir = Path(config.hydra.runtime.cwd)
+            redact_files([launch_dir / config.hydra.sweep.dir / "multirun.yaml"])  # as jobs do with theirs
             out = launch_dir / config.tracking.report_dir / f"{config.tracking.experiment}-{parent[:8]}"
             path = write_report(tracker, parent, out)
             if any(c["tags"].get("ablate.optuna.study") for c in children):  # a search: the values each arm won

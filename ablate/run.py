@@ -37,6 +37,7 @@ from ablate.tracking import (
     mark_orphans,
     open_study,
     redact,
+    redact_files,
 )
 from ablate.train import evaluate, make_optimizer, resolve_device, seed_everything, snapshot_epochs, train
 
@@ -70,6 +71,21 @@ def _hydra_job() -> tuple[Path, Path, list[str], bool]:
         return Path.cwd(), Path.cwd() / "outputs" / "adhoc", [], False
     hc = HydraConfig.get()
     return Path(hc.runtime.cwd), Path(hc.runtime.output_dir), list(hc.overrides.task), hc.mode == RunMode.MULTIRUN
+
+
+def _redact_saved_config(launch_dir: Path, out_dir: Path, multirun: bool) -> None:
+    """Hydra saves every override, a tracking.uri's password included, in the job's .hydra/*.yaml
+    and the sweep's multirun.yaml before the job starts: rewrite them without it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    hc = HydraConfig.get()
+    names = ("config.yaml", "hydra.yaml", "overrides.yaml")
+    saved = [] if hc.output_subdir is None else [out_dir / hc.output_subdir / name for name in names]
+    if multirun:
+        saved.append(launch_dir / hc.sweep.dir / "multirun.yaml")
+    redact_files(saved)
 
 
 def plain_config(cfg: DictConfig) -> DictConfig:
@@ -109,6 +125,7 @@ def build_model(conf: Config, task: Task) -> torch.nn.Module:
 def run(cfg: DictConfig) -> dict[str, Any]:
     conf = to_object(cfg)
     launch_dir, out_dir, overrides, multirun = _hydra_job()
+    _redact_saved_config(launch_dir, out_dir, multirun)
     if os.environ.get(ENV_PARENT):  # inside a sweep: the parent made the store and experiment
         tracker, exp_id, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
     else:

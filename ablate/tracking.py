@@ -51,6 +51,23 @@ def redact(text: str) -> str:
     return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1", text))
 
 
+def redact_files(paths) -> None:
+    """Rewrite text files that may hold a URI with credentials (Hydra saves every override, a
+    tracking.uri with its password included, in .hydra/*.yaml and multirun.yaml) redacted. The
+    rewrite is atomic (a temporary file renamed over the old), so parallel jobs may race on one."""
+    for path in paths:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue  # not there (hydra.output_subdir=null) or not text
+        clean = redact(text)
+        if clean != text:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(clean)
+            os.replace(tmp, path)
+
+
 class _RedactingRecords:
     """A log record factory that redacts credentials from every message (Hydra's launchers log
     each job's overrides, tracking.uri included)."""

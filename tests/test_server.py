@@ -94,8 +94,13 @@ def test_sweep_logs_to_a_tracking_server_and_never_leaks_the_password(ablate_cli
         texts = [*run.data.params.values(), *run.data.tags.values(), run.info.run_name]
         assert not [t for t in texts if "secret" in t]
     assert "secret" not in out + err
-    for path in files_under(launch_dir / "reports") + list(launch_dir.glob("multirun/**/*.log")):
-        assert b"secret" not in path.read_bytes(), path
+    for path in files_under(launch_dir / "reports") + files_under(launch_dir / "multirun"):
+        assert b"secret" not in path.read_bytes(), path  # logs, and Hydra's .hydra/*.yaml and multirun.yaml
+
+    code, out, err = ablate_cli("seed=0", *FAST, f"tracking.uri={uri}", "tracking.experiment=srv")  # a single run
+    assert code == 0, err
+    saved = files_under(launch_dir / "outputs")
+    assert any(p.name == "overrides.yaml" for p in saved) and not [p for p in saved if b"secret" in p.read_bytes()]
 
 
 @pytest.mark.parametrize("mode", [["-m", "seed=0,1"], ["seed=0"]], ids=["sweep", "single"])
