@@ -112,11 +112,6 @@ class AblateCallback(Callback):
             redact_files([launch_dir / config.hydra.sweep.dir / "multirun.yaml"])  # as jobs do with theirs
             out = launch_dir / config.tracking.report_dir / f"{config.tracking.experiment}-{parent[:8]}"
             path = write_report(tracker, parent, out)
-            if any(c["tags"].get("ablate.optuna.study") for c in children):  # a search: the values each arm won
-                from hydra_plugins.ablate_optuna_sweeper._runs import best_params_section
-
-                with path.open("a") as report:
-                    report.write("\n" + "\n".join(best_params_section(children)))
             tracker.log_artifact(parent, out, "report")
             failed = [c for c in children if c["status"] != "FINISHED"]
             tracker.end(parent, "FAILED" if failed else "FINISHED")

@@ -11,6 +11,7 @@ from pathlib import Path
 from ablate.report import article, export, figures, tables
 from ablate.report.analysis import Section, analyze
 from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
+from ablate.report.search import best_params_section
 from ablate.tracking import REUSED, Tracker, redact
 
 _GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
@@ -179,6 +180,9 @@ def write_report(tracker: Tracker, parent_id: str, out: Path) -> Path:
     sections = analyze(study)
     command = redact(study.parent["tags"].get("ablate.command", "?"))
     text = render(study, sections, tracker, out, command)
+    search = best_params_section(tracker.children(study.parent["experiment_id"], parent_id))
+    if search:  # an Optuna search: the values each arm's study found best
+        text += "\n" + "\n".join(search)
     export.write(out, study, sections, command)
     path = out / "report.md"
     path.write_text(text)
