@@ -96,3 +96,25 @@ def test_sweep_into_a_postgresql_tracking_store(ablate_cli, launch_dir, postgres
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert "purity_mean" in child.data.metrics
         assert [m.step for m in client.get_metric_history(child.info.run_id, "eval_loss")] == [1, 2]
+
+
+def test_optuna_study_in_postgresql_beside_a_sqlite_tracking_store(ablate_cli, launch_dir, postgres_uri):
+    """hydra.sweeper.storage may be any database Optuna takes: the study lives in PostgreSQL, the runs
+    in the default sqlite store, and the search completes its trials and reports the best values."""
+    import optuna
+
+    code, out, err = ablate_cli(
+        "-m", "hydra/sweeper=optuna", "hparams=smoke", *TINY, "data.limit=200",
+        f"hydra.sweeper.storage='{postgres_uri}'", "tracking.experiment=pgopt",
+    )  # fmt: skip
+    assert code == 0, err
+    assert not (launch_dir / "optuna").exists()  # no sqlite file of its own: the study is in PostgreSQL
+    (name,) = optuna.get_all_study_names(postgres_uri)
+    study = optuna.load_study(study_name=name, storage=postgres_uri)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) >= 2 and all(t.user_attrs.get("ablate:run_id") for t in complete)
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("pgopt").experiment_id])
+    assert {t.user_attrs["ablate:run_id"] for t in complete} <= {r.info.run_id for r in runs}
+    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1]).read_text()
+    assert "## Hyper-parameter search (Optuna)" in report and name in report
