@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.parallel import forward_env
+from ablate.redaction import redact_files
 from ablate.tracking import (
     ENV_EXPERIMENT,
     ENV_PARENT,
@@ -28,7 +29,6 @@ from ablate.tracking import (
     mark_orphans,
     open_study,
     redact,
-    redact_files,
     resolve_uri,
 )
 

@@ -27,6 +27,7 @@ from ablate.evaluate import cluster_quality
 from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.models.unet import count_parameters
 from ablate.parallel import assign_resources
+from ablate.redaction import redact_files
 from ablate.tasks import Task, load_task
 from ablate.tracking import (
     ENV_EXPERIMENT,
@@ -37,7 +38,6 @@ from ablate.tracking import (
     mark_orphans,
     open_study,
     redact,
-    redact_files,
 )
 from ablate.train import evaluate, make_optimizer, resolve_device, seed_everything, snapshot_epochs, train
 

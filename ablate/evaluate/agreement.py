@@ -1,7 +1,7 @@
 """NMI and ARI between true labels and clusters, from the contingency table in numpy.
 
 The same formulas as scikit-learn's normalized_mutual_info_score (arithmetic normalisation) and
-adjusted_rand_score (tests/test_evaluate.py checks them against it), without importing
+adjusted_rand_score (tests/test_purity.py checks them against it), without importing
 scikit-learn in every job: that import alone is ~1.4 s of each job's overhead.
 """
 
