@@ -14,6 +14,12 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    """A markdown table: the header, its separator, one line per row of cells."""
+    lines = [f"| {' | '.join(str(cell) for cell in row)} |" for row in [header, *rows]]
+    return [lines[0], "|" + "---|" * len(header), *lines[1:]]
+
+
 def _amortized(first: float, steady: float, epochs: int) -> float:
     return (first + (epochs - 1) * steady) / epochs
 
@@ -96,16 +102,14 @@ def _single(s: dict) -> list[str]:
         "An epoch = the training pass + the eval-loss pass, for both sides. First epoch shown apart "
         "(it holds the compilation); steady = median of the others.",
         "",
-        "| loop | first epoch (s) | steady epoch (s) | train images/s | vs baseline |",
-        "|---|---|---|---|---|",
     ]
-    for key, label in names.items():
-        e = s[key]
-        rows.append(
-            f"| {label} | {e['first']:.2f} | {e['steady']:.2f} | {e['images'] / e['steady']:.0f} | "
-            f"{_x(base['steady'] / e['steady'])} |"
-        )
-    return rows + [""]
+    cells = [
+        [label, f"{e['first']:.2f}", f"{e['steady']:.2f}", f"{e['images'] / e['steady']:.0f}",
+         _x(base["steady"] / e["steady"])]
+        for label, e in ((label, s[key]) for key, label in names.items())
+    ]  # fmt: skip
+    header = ["loop", "first epoch (s)", "steady epoch (s)", "train images/s", "vs baseline"]
+    return rows + _table(header, cells) + [""]
 
 
 def _throughput(t: dict) -> list[str]:
@@ -119,16 +123,14 @@ def _throughput(t: dict) -> list[str]:
     rows = [
         f"## 2×2 sweep training throughput ({base['epochs']} epochs per arm, all four arms)",
         "",
-        "| setup | images/s steady | vs baseline | images/s with warm-up | vs baseline | wall (s) |",
-        "|---|---|---|---|---|---|",
     ]
-    for key, label in names.items():
-        e = t[key]
-        rows.append(
-            f"| {label} | {e['steady']:.0f} | {_x(e['steady'] / base['steady'])} | {e['with_warmup']:.0f} | "
-            f"{_x(e['with_warmup'] / base['with_warmup'])} | {e['span']:.1f} |"
-        )
-    return rows + [""]
+    cells = [
+        [label, f"{e['steady']:.0f}", _x(e["steady"] / base["steady"]), f"{e['with_warmup']:.0f}",
+         _x(e["with_warmup"] / base["with_warmup"]), f"{e['span']:.1f}"]
+        for label, e in ((label, t[key]) for key, label in names.items())
+    ]  # fmt: skip
+    header = ["setup", "images/s steady", "vs baseline", "images/s with warm-up", "vs baseline", "wall (s)"]
+    return rows + _table(header, cells) + [""]
 
 
 def _sweep(s50: dict, s1: dict, overhead: float, plain: dict) -> list[str]:
@@ -144,14 +146,12 @@ def _sweep(s50: dict, s1: dict, overhead: float, plain: dict) -> list[str]:
         "train_seconds: the job's whole training stage; loop_seconds: its training and eval-loss passes alone "
         "(the rest is per-epoch MLflow logging, progress snapshots and checkpoints).",
         "",
-        "| arm | train_seconds | loop_seconds | purity_mean | threads | k-means |",
-        "|---|---|---|---|---|---|",
     ]
-    rows += [
-        f"| {j['arm']} | {j['train_seconds']:.1f} | {j['loop_seconds']:.1f} | {j['purity_mean']:.4f} | "
-        f"{j['threads']} | {j['kmeans']} |"
-        for j in s50["jobs"]
-    ]
+    rows += _table(
+        ["arm", "train_seconds", "loop_seconds", "purity_mean", "threads", "k-means"],
+        [[j["arm"], f"{j['train_seconds']:.1f}", f"{j['loop_seconds']:.1f}", f"{j['purity_mean']:.4f}", j["threads"],
+          j["kmeans"]] for j in s50["jobs"]],
+    )  # fmt: skip
     train = work(s1)
     rows += [
         "",
@@ -182,17 +182,14 @@ def _profile(p: dict) -> list[str]:
         "little work per pixel to run near that rate, and BatchNorm, ReLU and pooling only move memory: "
         "this is the distance to the training targets above.",
         "",
-        "| step | ms | GFLOP/s | share of the step |",
-        "|---|---|---|---|",
     ]
+    cells = []
     for key, label in names.items():
         e = p[key]
         top = ", ".join(f"{family} {share:.0%}" for family, share in list(e["share"].items())[:5])
-        rows.append(
-            f"| {label} | {1e3 * e['step_seconds']:.1f} | {e['train_flop_per_step'] / e['step_seconds'] / 1e9:.1f} "
-            f"| {top} |"
-        )
-    return rows + [""]
+        rate = e["train_flop_per_step"] / e["step_seconds"] / 1e9
+        cells.append([label, f"{1e3 * e['step_seconds']:.1f}", f"{rate:.1f}", top])
+    return rows + _table(["step", "ms", "GFLOP/s", "share of the step"], cells) + [""]
 
 
 def _overhead(s4: dict, s12: dict) -> list[str]:
@@ -221,27 +218,27 @@ def _kmeans(comparisons: list[dict], scale: list[dict]) -> list[str]:
         "numbers as scikit-learn per seed (so the clusterings agree up to float32 rounding). s.e.: the "
         "standard error of a purity difference between two independent sets of 10 seeds, for scale.",
         "",
-        "| images | scikit-learn (s) | threads | torch (s) | speedup | purity sklearn | purity torch | Δ | s.e. |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for c in comparisons:
-        rows.append(
-            f"| {c['n']} | {c['sklearn']['seconds']:.2f} (other: {c['sklearn_other']['seconds']:.2f}) | "
-            f"{c['sklearn_threads']} | {c['torch']['seconds']:.2f} | {_x(c['speedup'])} | "
-            f"{c['sklearn']['purity_mean']:.4f} | {c['torch']['purity_mean']:.4f} | {c['purity_diff']:+.4f} | "
-            f"{c['purity_diff_se']:.4f} |"
-        )
+    header = [
+        "images", "scikit-learn (s)", "threads", "torch (s)", "speedup", "purity sklearn", "purity torch", "Δ", "s.e.",
+    ]  # fmt: skip
+    rows += _table(
+        header,
+        [[c["n"], f"{c['sklearn']['seconds']:.2f} (other: {c['sklearn_other']['seconds']:.2f})", c["sklearn_threads"],
+          f"{c['torch']['seconds']:.2f}", _x(c["speedup"]), f"{c['sklearn']['purity_mean']:.4f}",
+          f"{c['torch']['purity_mean']:.4f}", f"{c['purity_diff']:+.4f}", f"{c['purity_diff_se']:.4f}"]
+         for c in comparisons],
+    )  # fmt: skip
     rows += [
         "",
         "How the torch k-means grows with N (2 threads; 1,000 / 4,000 / 12,000 = the eval split of the bundled 5k "
         "and of 20k / 60k images, 5,000 = all of the bundled 5k):",
         "",
-        "| images clustered | seconds | purity |",
-        "|---|---|---|",
     ]
-    rows += [
-        f"| {c['n']} | {c['seconds']:.2f} | {c['purity_mean']:.4f} |" for c in comparisons_torch(comparisons, scale)
-    ]
+    rows += _table(
+        ["images clustered", "seconds", "purity"],
+        [[c["n"], f"{c['seconds']:.2f}", f"{c['purity_mean']:.4f}"] for c in comparisons_torch(comparisons, scale)],
+    )
     return rows + [""]
 
 
@@ -257,26 +254,18 @@ def _scale(sc: dict) -> list[str]:
         "",
         "Training, ablate.train eager, 2 threads, one epoch (train + eval pass), the bundled 5k repeated:",
         "",
-        "| images | train images | epoch (s) | µs per train image | × time of 5k |",
-        "|---|---|---|---|---|",
     ]
-    rows += [
-        f"| {d['images']} | {d['train_images']} | {d['epoch']:.2f} | {1e6 * d['epoch'] / d['train_images']:.0f} | "
-        f"{d['epoch'] / base['epoch']:.1f} |"
-        for d in sc["data"]
-    ]
-    rows += [
-        "",
-        "Model presets, one training step (channels_last, 2 threads):",
-        "",
-        "| preset | input | batch | parameters | ms per image |",
-        "|---|---|---|---|---|",
-    ]
-    rows += [
-        f"| {p['preset']} | {p['size'][0]}×{p['size'][1]} | {p['batch']} | {p['params']:,} | "
-        f"{1e3 * p['seconds_per_image']:.2f} |"
-        for p in sc["presets"]
-    ]
+    rows += _table(
+        ["images", "train images", "epoch (s)", "µs per train image", "× time of 5k"],
+        [[d["images"], d["train_images"], f"{d['epoch']:.2f}", f"{1e6 * d['epoch'] / d['train_images']:.0f}",
+          f"{d['epoch'] / base['epoch']:.1f}"] for d in sc["data"]],
+    )  # fmt: skip
+    rows += ["", "Model presets, one training step (channels_last, 2 threads):", ""]
+    rows += _table(
+        ["preset", "input", "batch", "parameters", "ms per image"],
+        [[p["preset"], f"{p['size'][0]}×{p['size'][1]}", p["batch"], f"{p['params']:,}",
+          f"{1e3 * p['seconds_per_image']:.2f}"] for p in sc["presets"]],
+    )  # fmt: skip
     return rows + [""]
 
 
