@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import zipfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import unpacked_wheel
 
 
 def test_wheel_ships_configs_and_sweeps_and_hydra_finds_them(tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path / "dist"),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (tmp_path / "dist").glob("ablate-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    names, target, elsewhere, env = unpacked_wheel(tmp_path)
     for name in (
         "ablate/conf/config.yaml",
         "ablate/conf/model/stl.yaml",
@@ -39,11 +19,6 @@ def test_wheel_ships_configs_and_sweeps_and_hydra_finds_them(tmp_path):
     ):
         assert name in names, name
 
-    target = tmp_path / "site"
-    zipfile.ZipFile(wheel).extractall(target)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(target)}
     probe = subprocess.run(
         [sys.executable, "-c", "import ablate; print(ablate.__file__)"],
         cwd=elsewhere,

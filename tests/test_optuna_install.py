@@ -10,13 +10,11 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from importlib import metadata
-from pathlib import Path
 
 import pytest
+from conftest import REPO, unpacked_wheel
 
-REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "hydra_plugins.ablate_optuna_sweeper.optuna_sweeper.AblateOptunaSweeper"
 
 
@@ -56,24 +54,7 @@ def test_editable_install_finds_the_plugin_outside_the_repo(tmp_path):
 
 
 def test_wheel_ships_the_plugin_and_hydra_finds_it(tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("ablate-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    names, target, elsewhere, env = unpacked_wheel(tmp_path)
     for name in (
         "hydra_plugins/ablate_optuna_sweeper/__init__.py",
         "hydra_plugins/ablate_optuna_sweeper/optuna_sweeper.py",
@@ -84,10 +65,6 @@ def test_wheel_ships_the_plugin_and_hydra_finds_it(tmp_path):
         assert name in names, name
     assert "hydra_plugins/__init__.py" not in names  # a namespace shared with every other Hydra plugin
 
-    target, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
-    zipfile.ZipFile(wheel).extractall(target)
-    elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(target)}
     probe = (
         "import hydra_plugins.ablate_optuna_sweeper as p; from hydra.core.plugins import Plugins; "
         f"print(p.__file__); print({PLUGIN!r} in Plugins.instance().class_name_to_class)"
