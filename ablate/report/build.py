@@ -180,7 +180,7 @@ def write_report(tracker: Tracker, parent_id: str, out: Path) -> Path:
     sections = analyze(study)
     command = redact(study.parent["tags"].get("ablate.command", "?"))
     text = render(study, sections, tracker, out, command)
-    search = best_params_section(tracker.children(study.parent["experiment_id"], parent_id))
+    search = best_params_section(study.children)
     if search:  # an Optuna search: the values each arm's study found best
         text += "\n" + "\n".join(search)
     export.write(out, study, sections, command)

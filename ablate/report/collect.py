@@ -30,6 +30,7 @@ class Study:
     factors: list[str]  # columns compared in the tables (generic: any config key)
     runs: pd.DataFrame  # one row per child run: run_id, name, status, error, factors, seed, groups, metrics
     curves: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)  # run -> metric -> steps
+    children: list[dict] = field(default_factory=list)  # the child runs as the store gave them (tags included)
 
     @property
     def replicated(self) -> bool:
@@ -125,4 +126,4 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     order = [*GROUPS, *factors, REPLICATE, "run_id"]
     runs = runs.sort_values(order, key=lambda s: s.map(natural), kind="stable").reset_index(drop=True)
     experiment = tracker.experiment_name(parent["experiment_id"])
-    return Study(parent, experiment, swept, factors, runs, curves)
+    return Study(parent, experiment, swept, factors, runs, curves, children)
