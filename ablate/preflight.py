@@ -76,9 +76,10 @@ class Composer:
         return plain and not self.loader.repository.group_exists(key)
 
     def __call__(self, overrides: list[str]) -> DictConfig:
-        parsed = self.parser.parse_overrides(overrides)
-        values = [o for o in parsed if self._is_value(o)]
-        rest = tuple(o.input_line for o in parsed if not self._is_value(o))
+        values, groups = [], []
+        for override in self.parser.parse_overrides(overrides):
+            (values if self._is_value(override) else groups).append(override)
+        rest = tuple(o.input_line for o in groups)
         if rest not in self.bases:
             self.bases[rest] = compose(CONFIG_NAME, overrides=list(rest))
         cfg = copy.deepcopy(self.bases[rest])
