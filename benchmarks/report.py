@@ -292,4 +292,9 @@ if __name__ == "__main__":
     from pathlib import Path
 
     source = Path(sys.argv[1] if len(sys.argv) > 1 else "reports/benchmarks.json")
-    source.with_suffix(".md").write_text(render(json.loads(source.read_text())))
+    try:
+        results = json.loads(source.read_text())
+        text = render(results)
+    except (OSError, ValueError, KeyError) as exc:  # missing, not JSON, or not a benchmarks.run result
+        sys.exit(f"error: {source}: not the results of python -m benchmarks.run ({type(exc).__name__}: {exc})")
+    source.with_suffix(".md").write_text(text)
