@@ -32,10 +32,38 @@ _INSPECT = {
     "-cp",
     "--config-name",
     "-cn",
-    "--config-dir",
-    "-cd",
     "--experimental-rerun",
 }
+_CONFIG_DIR = ("--config-dir", "-cd")  # a folder added to Hydra's search path: preflight sees it too
+
+
+def split_args(args: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(flags, overrides, --config-dir folders) of a command line (the folder is not an override;
+    with an inspecting flag nothing is checked, so its values need no parsing)."""
+    flags, overrides, dirs = [], [], []
+    rest = iter(args)
+    for arg in rest:
+        if not arg.startswith("-"):
+            overrides.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        flags.append(name)
+        if name in _CONFIG_DIR:
+            dirs.append(value if eq else next(rest, ""))
+    return flags, overrides, dirs
+
+
+def with_search_path(overrides: list[str], dirs: list[str]) -> list[str]:
+    """The overrides with --config-dir folders added to hydra.searchpath, as Hydra itself adds them."""
+    if not dirs:
+        return overrides
+    paths = [f"file://{os.path.abspath(d)}" for d in dirs]
+    given = [o for o in overrides if o.split("=", 1)[0].lstrip("+") == "hydra.searchpath"]
+    if given:  # hydra.searchpath=[a,b]: add ours in front
+        inner = given[-1].split("=", 1)[1].strip().strip("[]")
+        paths += [p for p in inner.split(",") if p.strip()]
+        overrides = [o for o in overrides if o not in given]
+    return [*overrides, f"hydra.searchpath=[{','.join(paths)}]"]
 
 
 @hydra.main(config_path="pkg://ablate.conf", config_name="config", version_base="1.3")
@@ -47,14 +75,14 @@ def _app(cfg: DictConfig):
 
 def main() -> None:
     args = sys.argv[1:]
-    if not _INSPECT.intersection(a.split("=")[0] for a in args):
+    flags, overrides, dirs = split_args(args)
+    if not _INSPECT.intersection(flags):
         from ablate.preflight import preflight
 
-        multirun = "-m" in args or "--multirun" in args
-        dry_run = "--dry-run" in args
-        overrides = [a for a in args if not a.startswith("-")]
+        multirun = "-m" in flags or "--multirun" in flags
+        dry_run = "--dry-run" in flags
         try:
-            jobs = preflight(overrides, multirun)
+            jobs = preflight(with_search_path(overrides, dirs), multirun)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

@@ -20,14 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablate.parallel import forward_env
 from ablate.redaction import redact_files
+from ablate.resume import mark_orphans
 from ablate.tracking import (
     ENV_EXPERIMENT,
     ENV_PARENT,
     ENV_URI,
     Tracker,
     check_tracking,
-    mark_orphans,
-    open_study,
+    open_experiment,
     redact,
     resolve_uri,
 )
@@ -67,7 +67,7 @@ class AblateCallback(Callback):
         reason = check_tracking(resolve_uri(t.uri, launch_dir))  # seconds, not MLflow's minutes of retries
         if reason:
             raise ConnectionError(reason)
-        self.tracker, self.experiment = open_study(t.uri, t.experiment, t.artifact_dir, launch_dir)
+        self.tracker, self.experiment = open_experiment(t.uri, t.experiment, t.artifact_dir, launch_dir)
         uri = self.tracker.uri
         # runs left RUNNING by a killed sweep are closed as KILLED before anything new starts
         mark_orphans(self.tracker, self.experiment, socket.gethostname())
@@ -133,8 +133,8 @@ def _fail(message: str, code: int) -> None:
 
 def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: DictConfig) -> None:
     """k-means purity on raw pixels of each labelled dataset the sweep used, once per sweep."""
+    from ablate.components import load_split
     from ablate.evaluate import cluster_quality
-    from ablate.run import load_split
 
     specs = {c["tags"].get("ablate.data_spec") for c in children} - {None}
     for text in sorted(specs):

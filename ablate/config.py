@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 
 class ConfigError(ValueError):
@@ -37,63 +37,9 @@ class KMeansBackend(Enum):
     torch = "torch"  # ablate.evaluate.kmeans_torch: all seeds x restarts batched, on the trainer's device
 
 
-def _positive(key: str, value: float) -> None:
+def positive(key: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(f"{key}={value} is not allowed: it must be > 0")
-
-
-@dataclass
-class ModelConfig:
-    name: str = "unet"
-    impl: str = "ablate.models.unet.UNet"
-    channels: list[int] = field(default_factory=lambda: [4, 8])
-    middle: int = 16
-    skip: bool = True
-    bottleneck: bool = False
-    bottleneck_dim: int = 16
-
-    def __post_init__(self) -> None:
-        if not self.channels or min(self.channels) <= 0:
-            raise ConfigError(f"model.channels={self.channels} is not allowed: a non-empty list of ints > 0")
-        _positive("model.middle", self.middle)
-        _positive("model.bottleneck_dim", self.bottleneck_dim)
-
-
-@dataclass
-class DataConfig:
-    name: str = "mnist5k"
-    impl: str = "ablate.data.mnist5k.load"
-    # what validation needs to know before anything is loaded
-    channels: int = 1
-    image_size: list[int] = field(default_factory=lambda: [28, 28])
-    labelled: bool = True
-    root: str | None = None  # None: the user cache (~/.cache/ablate or $XDG_CACHE_HOME/ablate)
-    limit: int | None = None  # keep only the first N images (stratified); tests shrink runs with it
-    eval_fraction: float = 0.2
-    split_seed: int = 0  # the train/eval split stays fixed whatever the training seed
-    download: bool = False  # full sets: fetch missing files with torchvision (checksums verified)
-    split: str = "train+test"  # full sets: which published split(s) to read; stl10 also has "unlabeled"
-    crops: int = 512  # photos: random train crops (of data.image_size), the same every epoch
-    eval_crops: int = 64  # photos: eval crops of the held-out cat
-
-    def __post_init__(self) -> None:
-        if self.limit is not None:
-            _positive("data.limit", self.limit)
-        if not 0 < self.eval_fraction < 1:
-            raise ConfigError(f"data.eval_fraction={self.eval_fraction} is not allowed: it must be in (0, 1)")
-        splits = ("train+test", "train", "test", "unlabeled")
-        if self.split not in splits:
-            raise ConfigError(f"data.split={self.split} is not allowed (allowed: {', '.join(splits)})")
-        if self.split == "unlabeled" and self.labelled:  # no labels to give: say so before loading
-            raise ConfigError("data.split=unlabeled needs data.labelled=false (allowed: data=stl10_unlabeled)")
-        _positive("data.crops", self.crops)
-        _positive("data.eval_crops", self.eval_crops)
-
-
-@dataclass
-class TaskConfig:
-    name: str = "autoencode"
-    impl: str = "ablate.tasks.autoencode.Autoencode"
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -119,11 +65,11 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr", "snapshots"):
-            _positive(f"trainer.{key}", getattr(self, key))
+            positive(f"trainer.{key}", getattr(self, key))
         if self.weight_decay < 0:
             raise ConfigError(f"trainer.weight_decay={self.weight_decay} is not allowed: it must be >= 0")
         if self.threads is not None:
-            _positive("trainer.threads", self.threads)
+            positive("trainer.threads", self.threads)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision={self.precision} is not allowed (allowed: {', '.join(PRECISIONS)})")
 
@@ -136,8 +82,8 @@ class EvalConfig:
     kmeans: KMeansBackend = KMeansBackend.torch  # same clusterings as sklearn per seed, 4-5x faster on CPU
 
     def __post_init__(self) -> None:
-        _positive("eval.kmeans_seeds", self.kmeans_seeds)
-        _positive("eval.n_init", self.n_init)
+        positive("eval.kmeans_seeds", self.kmeans_seeds)
+        positive("eval.n_init", self.n_init)
 
 
 @dataclass
@@ -154,9 +100,11 @@ class TrackingConfig:
 @dataclass
 class Config:
     seed: int = 0
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
+    # components: a `_target_` and its own keyword arguments (typed by a schema in ablate/schemas.py
+    # where the YAML lists one, else checked against the target's signature: ablate/components.py)
+    model: Any = MISSING
+    data: Any = MISSING
+    task: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -185,8 +133,11 @@ class _Schema(Config):
 
 def register_configs() -> None:
     """Register the schema, and every named study in sweeps/ as an option of the `sweep` group."""
+    from ablate.schemas import register_schemas  # they import this module's ConfigError
+
     cs = ConfigStore.instance()
     cs.store(name="ablate_schema", node=_Schema)
+    register_schemas()
     for entry in sorted(resources.files("ablate.sweeps").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             node = OmegaConf.create(entry.read_text())

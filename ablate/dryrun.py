@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from ablate import resume
+from ablate.components import as_dict, data_spec, load_split
 from ablate.config import flatten, to_object
 from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.preflight import JobSpec
-from ablate.run import data_spec, load_split
 from ablate.tracking import Tracker, resolve_uri
 
 OVERHEAD_S = 5.0  # per job: start-up, data, k-means, artifacts (measured on a 2-core CPU)
@@ -22,42 +22,48 @@ def _store(uri: str) -> Tracker | None:
     return Tracker(uri)
 
 
-def _seconds_per_epoch(tracker: Tracker, exp_id: str, conf) -> float | None:
-    same = (
-        f"params.`data.name` = '{conf.data.name}' and params.`task.name` = '{conf.task.name}' "
-        f"and params.`model.channels` = '{list(conf.model.channels)}' and attributes.status = 'FINISHED'"
-    )
+def _seconds_per_epoch(tracker: Tracker, exp_id: str, same: dict[str, str]) -> float | None:
+    """Mean training seconds per epoch of the finished runs with these param values."""
     rates = [
-        r.data.metrics["train_seconds"] / float(r.data.params["trainer.epochs"])
-        for r in tracker.client.search_runs([exp_id], filter_string=same, max_results=200)
-        if "train_seconds" in r.data.metrics and "ablate.reused_from" not in r.data.tags
+        r["metrics"]["train_seconds"] / float(r["params"]["trainer.epochs"])
+        for r in tracker.search(exp_id, params=same, status="FINISHED")
+        if "train_seconds" in r["metrics"] and resume.REUSED not in r["tags"]
     ]
     return sum(rates) / len(rates) if rates else None
+
+
+def _alike(jobs: list[JobSpec]) -> dict[str, str]:
+    """The params an earlier run must share to estimate these jobs' time: the data, the task and the
+    model's settings that every job of the command shares (not the ablation switches it varies)."""
+    models = [{f"model.{k}": str(v) for k, v in as_dict(to_object(j.cfg).model).items()} for j in jobs if not j.reason]
+    return {k: v for k, v in models[0].items() if all(m.get(k) == v for m in models)} if models else {}
 
 
 def describe(jobs: list[JobSpec], launch_dir: Path | None = None) -> str:
     launch_dir = launch_dir or Path.cwd()
     lines, total, unknown, data_cache = [], 0.0, 0, {}
+    alike = _alike(jobs)
     for i, job in enumerate(jobs):
         label = " ".join(job.overrides) or "(defaults)"
         if job.reason:
             lines.append(f"#{i:<3} fail     {'-':>8}  {label}  ({job.reason})")
             continue
         conf = to_object(job.cfg)
-        spec = data_spec(conf)
+        spec = data_spec(conf.data)
         key = json.dumps(spec, sort_keys=True)
         if key not in data_cache:
             data_cache[key] = data_hash(*load_split(spec))
         fp = fingerprint(flatten(job.cfg), code_version(), data_cache[key])
         tracker = _store(resolve_uri(conf.tracking.uri, launch_dir))
-        found = tracker and tracker.client.get_experiment_by_name(conf.tracking.experiment)
+        found = tracker and tracker.experiment_id(conf.tracking.experiment)
         checkpoints = launch_dir / conf.tracking.checkpoint_dir
         if found:
-            plan = resume.plan(tracker, found.experiment_id, "", fp, checkpoints, conf.tracking.resume)
+            plan = resume.plan(tracker, found, "", fp, checkpoints, conf.tracking.resume)
         else:
             plan = resume.plan_offline(fp, checkpoints, conf.tracking.resume)
         epochs_left = conf.trainer.epochs - (plan.state["epoch"] if plan.state else 0)
-        rate = _seconds_per_epoch(tracker, found.experiment_id, conf) if found else None
+        same = {**alike, "data.name": str(spec["name"]), "task.name": str(as_dict(conf.task).get("name"))}
+        rate = _seconds_per_epoch(tracker, found, same) if found else None
         if plan.action == "skip":
             estimate, what = 0.0, f"skip     {'0s':>8}  {label}  (finished as run {plan.source[:8]})"
         else:

@@ -16,9 +16,15 @@ import torch
 from ablate import __version__
 from ablate.data import ImageSet
 
-# keys that change where things go or how they are shown, never what is computed
-IGNORED = ("data.root", "data.download", "trainer.progress", "trainer.threads", "trainer.device")
-IGNORED_PREFIXES = ("tracking.",)
+# keys that change where things go or how they are shown, never what is computed (the Optuna
+# sweeper's study names leave them out too)
+NEUTRAL = ("data.root", "data.download", "trainer.progress", "trainer.threads", "trainer.device", "trainer.checkpoint")
+NEUTRAL_PREFIXES = ("tracking.",)
+
+
+def neutral(key: str) -> bool:
+    """True for a flat config key that never changes a job's numbers."""
+    return key in NEUTRAL or key.startswith(NEUTRAL_PREFIXES)
 
 
 @functools.cache
@@ -56,6 +62,6 @@ def data_hash(*sets: ImageSet, sample: int = 2048) -> str:
 
 
 def fingerprint(flat_config: dict[str, Any], code: str, data: str) -> str:
-    kept = {k: v for k, v in flat_config.items() if k not in IGNORED and not k.startswith(IGNORED_PREFIXES)}
+    kept = {k: v for k, v in flat_config.items() if not neutral(k)}
     blob = json.dumps({"config": kept, "code": code, "data": data}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]

@@ -2,18 +2,18 @@
 
 Hydra composes each job only when the launcher reaches it, and reports a bad value in several
 lines. Here every job of the sweep is composed up front with Hydra's own parser and compose
-API, converted to the typed schema (types and ranges checked), and cross-checked (image size
-against model depth, task against data). The first problem becomes one line naming the key
-and what is allowed; the caller exits non-zero before a run or a file is created.
+API, converted to the typed schema (types and ranges checked), each component checked against
+its `_target_` (ablate/components.py), and the components cross-checked: the task against the
+data, the model built on the meta device for the data's size. A sweeper's own settings are
+checked by the sweeper (its class's `preflight`, found through its `_target_`). The first problem
+becomes one line naming the key and what is allowed; the caller exits non-zero before a run or a
+file is created.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import typing
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
@@ -21,12 +21,12 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import MissingConfigException
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from ablate import config as schema
+from ablate import components
 from ablate.config import ConfigError, to_object
+from ablate.errors import failing_key, one_line
 from ablate.tracking import check_tracking, resolve_uri
 
 CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
@@ -91,19 +91,27 @@ class Composer:
 
 
 def check_job(overrides: list[str], composer: Composer | None = None) -> DictConfig:
-    from ablate.models.unet import check_input_size
-    from ablate.tasks import load_task
-
     cfg = (composer or Composer())(overrides)
     conf = to_object(cfg)
-    try:
-        check_input_size(tuple(conf.data.image_size), len(conf.model.channels))
-    except ValueError as exc:
-        raise CombinationError(f"data.image_size / model.channels: {exc}") from None
-    reason = load_task(conf.task.impl).check(conf.data.channels, conf.data.labelled)
+    components.check_all(conf)
+    reason = components.misfit(conf.model, components.build_task(conf.task), components.data_spec(conf.data))
     if reason:
         raise CombinationError(reason)
     return cfg
+
+
+def _explain(exc: Exception, job: list[str], composer: Composer) -> str:
+    """One line for a job that failed to compose, with what is allowed beside a bad key (read
+    from the job's config composed without the override that names it)."""
+    key = failing_key(exc)
+    base = None
+    if key:
+        try:  # the job without that override (and, for a whole command line, without its sweeps)
+            kept = [o for o in composer.parser.parse_overrides(job) if not o.is_sweep_override()]
+            base = composer([o.input_line for o in kept if o.get_key_element().lstrip("+~") != key])
+        except Exception:  # noqa: BLE001 - then the schema alone says what is allowed
+            base = None
+    return one_line(exc, base)
 
 
 def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = None) -> list[JobSpec]:
@@ -112,20 +120,24 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     line). Returns every job, with the reason it will fail where a cell cannot run."""
     jobs: list[JobSpec] = []
     _search_flags(overrides, multirun)
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            composer = Composer()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        composer = Composer()
+        try:
             for job in expand(overrides, multirun):
                 try:
                     jobs.append(JobSpec(job, check_job(job, composer)))
                 except CombinationError as exc:
                     jobs.append(JobSpec(job, composer(job), str(exc)))
+                except ConfigError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+                    raise ConfigError(_explain(exc, job, composer)) from None
             if multirun:
                 check_search(overrides, jobs, launch_dir or Path.cwd())
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-        raise ConfigError(one_line(exc)) from None
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+            raise ConfigError(_explain(exc, overrides, composer)) from None
     if all(job.reason for job in jobs):
         raise ConfigError(jobs[0].reason)
     for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
@@ -146,15 +158,15 @@ def _search_flags(overrides: list[str], multirun: bool) -> None:
 
 
 def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) -> None:
-    """hydra/sweeper=optuna: the comma lists were expanded into arms above, like any grid's jobs;
-    here the search settings (hparams=NAME, hydra.sweeper.*) and every value of the space are checked."""
+    """A sweeper that checks its own settings: the comma lists were expanded into jobs above, like
+    any grid's; here the sweeper's class (its `_target_`) gets `preflight(sweeper node, group
+    choices, overrides, tracking URI, launch dir, problem)` and raises ValueError, one line."""
     job = next((j for j in jobs if not j.reason), jobs[0])
     hydra = compose(CONFIG_NAME, overrides=job.overrides, return_hydra_config=True).hydra
-    sweeper = hydra.sweeper
-    if not str(sweeper.get("_target_", "")).startswith("hydra_plugins.ablate_optuna_sweeper."):
+    target = hydra.sweeper.get("_target_")
+    check = getattr(get_class(str(target)), "preflight", None) if target else None
+    if check is None:
         return
-    from hydra_plugins.ablate_optuna_sweeper._preflight import check
-    from hydra_plugins.ablate_optuna_sweeper._settings import SettingsError
 
     def problem(extra: list[str]) -> str | None:
         try:
@@ -166,55 +178,13 @@ def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) ->
         return None
 
     try:
-        tracking = resolve_uri(job.cfg.tracking.uri, launch_dir)
-        check(sweeper, hydra.runtime.choices.get("hparams"), overrides, tracking, launch_dir, problem)
-    except SettingsError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _schema_type(full_key: str) -> typing.Any:
-    """The schema's type at a dotted key (None where the schema does not know it)."""
-    node: typing.Any = schema.Config
-    for part in full_key.split("."):
-        hints = typing.get_type_hints(node) if dataclasses.is_dataclass(node) else {}
-        node = hints.get(part)
-    return node
-
-
-def _allowed_keys(full_key: str) -> str:
-    """The keys the schema allows beside an unknown one, e.g. for 'model.foo' the model fields."""
-    parent = _schema_type(full_key.rpartition(".")[0]) if "." in full_key else schema.Config
-    if not dataclasses.is_dataclass(parent):
-        return ""
-    return ", ".join(f.name for f in dataclasses.fields(parent))
-
-
-_ALLOWED = {bool: "true, false", int: "an integer", float: "a number", str: "a string"}
-
-
-def _allowed_values(full_key: str) -> str:
-    kind = _schema_type(full_key)
-    args = [a for a in typing.get_args(kind) if a is not type(None)]  # Optional[int] -> int
-    kind = args[0] if len(args) == 1 else kind
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return ", ".join(m.name for m in kind)
-    return _ALLOWED.get(kind, "")
-
-
-def one_line(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(exc, MissingConfigException) or isinstance(cause, MissingConfigException):
-        missing = exc if isinstance(exc, MissingConfigException) else cause
-        options = getattr(missing, "options", None)
-        group = (missing.missing_cfg_file or "").rsplit("/", 1)
-        if options is not None and len(group) == 2:
-            return f"{group[0]}={group[1]}: no such option (allowed: {', '.join(sorted(options))})"
-    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
-        key = cause.full_key
-        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
-            allowed = _allowed_keys(key)
-            return f"{key}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
-        msg = str(getattr(cause, "msg", cause)).splitlines()[0]
-        allowed = _allowed_values(key)
-        return f"{key}: {msg}" + (f" (allowed: {allowed})" if allowed and allowed not in msg else "")
-    return " ".join(str(exc).split())
+        check(
+            hydra.sweeper,
+            hydra.runtime.choices,
+            overrides,
+            resolve_uri(job.cfg.tracking.uri, launch_dir),
+            launch_dir,
+            problem,
+        )
+    except ValueError as exc:
+        raise ConfigError(" ".join(str(exc).split())) from None

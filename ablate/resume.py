@@ -5,17 +5,24 @@
 - else a checkpoint under <checkpoint_dir>/<fingerprint>/: training resumes after its epoch, and the
   epochs before it are copied from the run that wrote it;
 - else a fresh start. FAILED runs are simply rerun.
+
+Also the orphan policy: a RUNNING run whose process is gone (dead pid on this host, a silent
+heartbeat elsewhere) is closed as KILLED before a new command starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ablate import checkpoint
-from ablate.tracking import REUSED, Tracker, copy_results, find_by_fingerprint
+from ablate.tracking import FINGERPRINT, REUSED, Tracker
+
+STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
 
 
 @dataclass
@@ -34,7 +41,8 @@ def plan(tracker: Tracker, experiment_id: str, run_id: str, fingerprint: str, ch
     folder = checkpoints / fingerprint
     if not enabled:
         return Plan("run", folder)
-    for previous in find_by_fingerprint(tracker, experiment_id, fingerprint, exclude=run_id):
+    same = tracker.search(experiment_id, tags={FINGERPRINT: fingerprint})[::-1]  # newest first
+    for previous in (r for r in same if r["run_id"] != run_id):
         if previous["status"] == "FINISHED":
             return Plan("skip", folder, source=previous["tags"].get(REUSED, previous["run_id"]))
     return plan_offline(fingerprint, checkpoints, enabled)
@@ -69,3 +77,47 @@ def adopt(tracker: Tracker, plan: Plan, run_id: str) -> None:
 def finish(plan: Plan) -> None:
     """A finished job keeps only its final weights (logged with the run): drop its checkpoints."""
     shutil.rmtree(plan.folder, ignore_errors=True)
+
+
+def copy_results(tracker: Tracker, src: str, dst: str, max_step: int | None = None,
+                 folders: tuple[str, ...] = ()) -> None:  # fmt: skip
+    """Copy src's metric histories (steps <= max_step when given) and artifact folders into dst:
+    a skipped job's run carries the finished numbers; a resumed job's run the epochs before its
+    checkpoint, so its report equals an uninterrupted run's."""
+    tracker.copy_metrics(src, dst, max_step)
+    for folder in folders:
+        names = [n for n in tracker.list_artifacts(src, folder) if max_step is None or _epoch_of(n) <= max_step]
+        tracker.copy_artifacts(src, dst, names, folder)
+
+
+def _epoch_of(name: str) -> int:
+    digits = "".join(ch for ch in Path(name).stem if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def mark_orphans(tracker: Tracker, experiment_id: str, host: str) -> list[str]:
+    """Mark KILLED the RUNNING runs whose process is gone: on this host when its pid is dead,
+    elsewhere when its heartbeat is older than STALE_SECONDS. Returns their ids."""
+    killed = []
+    now = time.time()
+    for run in tracker.search(experiment_id, status="RUNNING"):
+        tags = run["tags"]
+        pid, run_host = tags.get("ablate.pid"), tags.get("ablate.host")
+        beat = float(tags.get("ablate.heartbeat", run["start_time"] / 1000))
+        local_dead = run_host == host and pid is not None and not _alive(int(pid))
+        if local_dead or (run_host != host and now - beat > STALE_SECONDS):
+            tracker.end(run["run_id"], "KILLED")
+            killed.append(run["run_id"])
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,8 +1,9 @@
-"""One job: compose -> data -> task -> model -> train -> evaluate -> track.
+"""One job, top to bottom: config -> data -> task -> model -> train -> evaluate -> track.
 
-`run(cfg)` is what `python -m ablate` calls for every job. Config objects stop here: below it
-every function takes plain values. A job never raises inside a sweep: it marks its MLflow run
-FAILED, keeps the traceback as an artifact and returns its status, so the other jobs and the
+`run(cfg)` is what `python -m ablate` calls for every job. It reads the config once (Hydra's
+objects stop here; every stage below takes plain values) and opens the job's MLflow run; `Job`
+then calls the stages in order. A job never raises inside a sweep: it marks its run FAILED,
+keeps the traceback as an artifact and returns its status, so the other jobs and the
 end-of-sweep report go on.
 """
 
@@ -13,146 +14,71 @@ import os
 import socket
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ablate import figures, resume
+from ablate import components, figures, resume
 from ablate.config import Config, ConfigError, flatten, to_object
-from ablate.data import load_data, split
 from ablate.evaluate import cluster_quality
 from ablate.fingerprint import code_version, data_hash, fingerprint
-from ablate.models.unet import count_parameters
+from ablate.hooks import Pruned, epoch_hook
+from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
+from ablate.models import count_parameters
 from ablate.parallel import assign_resources
-from ablate.redaction import redact_files
-from ablate.tasks import Task, load_task
-from ablate.tracking import (
-    ENV_EXPERIMENT,
-    ENV_PARENT,
-    ENV_URI,
-    FINGERPRINT,
-    Tracker,
-    mark_orphans,
-    open_study,
-    redact,
-)
+from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, FINGERPRINT, Tracker, open_experiment, redact
 from ablate.train import evaluate, make_optimizer, resolve_device, seed_everything, snapshot_epochs, train
-
-# set per job by the Optuna sweeper (hydra/sweeper=optuna, through hydra.job.env_set): the trial it is
-ENV_TRIAL = "ABLATE_OPTUNA_TRIAL"
-
-
-class Pruned(Exception):
-    """Raised after an epoch when a search's pruner stops the job: an outcome, not a failure."""
-
-    def __init__(self, epoch: int, message: str) -> None:
-        super().__init__(message)
-        self.epoch = epoch
-
-
-def _trial_hook():
-    """The per-epoch hook of the Optuna trial this job is (None outside a search: no Optuna import)."""
-    if not os.environ.get(ENV_TRIAL):
-        return None
-    from hydra_plugins.ablate_optuna_sweeper._trial import TrialHook
-
-    return TrialHook(os.environ[ENV_TRIAL])
-
-
-def _hydra_job() -> tuple[Path, Path, list[str], bool]:
-    """(launch dir, job output dir, the job's own overrides, multirun?) from Hydra, if running."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized():
-        return Path.cwd(), Path.cwd() / "outputs" / "adhoc", [], False
-    hc = HydraConfig.get()
-    return Path(hc.runtime.cwd), Path(hc.runtime.output_dir), list(hc.overrides.task), hc.mode == RunMode.MULTIRUN
-
-
-def _redact_saved_config(launch_dir: Path, out_dir: Path, multirun: bool) -> None:
-    """Hydra saves every override, a tracking.uri's password included, in the job's .hydra/*.yaml
-    and the sweep's multirun.yaml before the job starts: rewrite them without it."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return
-    hc = HydraConfig.get()
-    names = ("config.yaml", "hydra.yaml", "overrides.yaml")
-    saved = [] if hc.output_subdir is None else [out_dir / hc.output_subdir / name for name in names]
-    if multirun:
-        saved.append(launch_dir / hc.sweep.dir / "multirun.yaml")
-    redact_files(saved)
-
-
-def plain_config(cfg: DictConfig) -> DictConfig:
-    """The job's config without Hydra's own node: what is logged and saved."""
-    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-
-
-def data_spec(conf: Config) -> dict[str, Any]:
-    return flatten(OmegaConf.structured(conf.data))
-
-
-def load_split(spec: dict[str, Any]):
-    """Load a dataset from its flat data.* spec and cut the fixed train/eval split."""
-    loaded = load_data(**spec)
-    if isinstance(loaded, tuple):  # the dataset defines its own eval set (e.g. held-out test images)
-        return loaded
-    return split(loaded, spec["eval_fraction"], spec["split_seed"], spec["limit"])
-
-
-def build_model(conf: Config, task: Task) -> torch.nn.Module:
-    import importlib
-
-    module, _, cls = conf.model.impl.rpartition(".")
-    return getattr(importlib.import_module(module), cls)(
-        in_channels=task.in_channels(conf.data.channels),
-        out_channels=task.out_channels(conf.data.channels),
-        channels=tuple(conf.model.channels),
-        middle=conf.model.middle,
-        skip=conf.model.skip,
-        bottleneck=conf.model.bottleneck,
-        bottleneck_dim=conf.model.bottleneck_dim,
-        input_size=tuple(conf.data.image_size),
-        final_activation=task.final_activation,
-    )
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     conf = to_object(cfg)
-    launch_dir, out_dir, overrides, multirun = _hydra_job()
-    _redact_saved_config(launch_dir, out_dir, multirun)
-    if os.environ.get(ENV_PARENT):  # inside a sweep: the parent made the store and experiment
-        tracker, exp_id, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
-    else:
-        tracker, exp_id = open_study(
-            conf.tracking.uri, conf.tracking.experiment, conf.tracking.artifact_dir, launch_dir
-        )
-        parent = None
-    name = " ".join(o.split(".")[-1] for o in overrides) or f"{conf.model.name}-{conf.task.name}"
-    if parent is None:  # a single run cleans up after killed ones itself (a sweep's parent does it)
-        mark_orphans(tracker, exp_id, socket.gethostname())
-    hook = _trial_hook()
+    components.check_all(conf)
+    where = hydra_job()
+    redact_saved_config(where)
+    plain = plain_config(cfg)
+    tracker, exp_id, parent = _open_tracking(conf, where)
+    hook = epoch_hook()  # a sweeper's per-epoch callable (the Optuna trial's report-and-prune), or None
+    name = " ".join(o.split(".")[-1] for o in where.overrides) or _default_name(conf)
     run_id = tracker.start(
         exp_id,
         name,
         parent,
         tags={
-            "ablate.overrides": json.dumps(overrides),
-            "ablate.data_spec": json.dumps(data_spec(conf)),
+            "ablate.overrides": json.dumps(where.overrides),
+            "ablate.data_spec": json.dumps(components.data_spec(conf.data)),
             "ablate.host": socket.gethostname(),
             "ablate.pid": os.getpid(),
             "ablate.heartbeat": time.time(),
-            **(hook.tags if hook else {}),
+            **getattr(hook, "tags", {}),
         },
     )
-    job = Job(conf, cfg, tracker, exp_id, run_id, out_dir, launch_dir, name, hook)
+    job = Job(conf, flatten(plain), OmegaConf.to_yaml(plain), tracker, exp_id, run_id, where, name, hook)
+    return _conclude(job)
+
+
+def _open_tracking(conf: Config, where: Where) -> tuple[Tracker, str, str | None]:
+    """(tracker, experiment id, parent run id): inside a sweep the parent process made the store,
+    the experiment and the parent run; a single run opens them itself and closes orphans."""
+    if os.environ.get(ENV_PARENT):
+        return Tracker(os.environ[ENV_URI]), os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
+    t = conf.tracking
+    tracker, exp_id = open_experiment(t.uri, t.experiment, t.artifact_dir, where.launch_dir)
+    resume.mark_orphans(tracker, exp_id, socket.gethostname())
+    return tracker, exp_id, None
+
+
+def _default_name(conf: Config) -> str:
+    model = str(components.as_dict(conf.model).get("_target_", "model")).rsplit(".", 1)[-1].lower()
+    return f"{model}-{components.as_dict(conf.task).get('name', 'task')}"
+
+
+def _conclude(job: Job) -> dict[str, Any]:
+    """Run the job and end its run with the status it earned; never leave it RUNNING."""
+    tracker, run_id, name, multirun = job.tracker, job.run_id, job.name, job.where.multirun
     try:
-        tracker.log_params(run_id, flatten(plain_config(cfg)))
+        tracker.log_params(run_id, job.settings)
         metrics = job.execute()
     except Pruned as exc:  # stopped by the search's pruner: KILLED, and its checkpoint dropped so that
         tracker.set_tags(run_id, {"ablate.pruned": exc.epoch, "ablate.error": str(exc)})  # no rerun resumes it
@@ -181,62 +107,39 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 class Job:
-    """One job's stages after its run exists: prepare (data, model, fingerprint, skip/resume plan),
-    train, then evaluate the latents and log the artifacts."""
+    """One job's stages after its run exists, in order: resources and seed, data and task, the
+    skip/resume plan, the model, training, then the latents' evaluation and the artifacts."""
 
-    def __init__(
-        self,
-        conf: Config,
-        cfg: DictConfig,
-        tracker: Tracker,
-        exp_id: str,
-        run_id: str,
-        out_dir: Path,
-        launch_dir: Path,
-        name: str,
-        epoch_hook=None,
-    ):
-        self.conf, self.cfg, self.tracker, self.exp_id, self.run_id = conf, cfg, tracker, exp_id, run_id
-        self.out_dir, self.launch_dir, self.name = out_dir, launch_dir, name
-        self.epoch_hook = epoch_hook  # an Optuna trial's report-and-prune, after each epoch is logged
+    def __init__(self, conf: Config, settings: dict[str, Any], config_yaml: str, tracker: Tracker, exp_id: str,
+                 run_id: str, where: Where, name: str, epoch_hook=None):  # fmt: skip
+        self.conf, self.settings, self.config_yaml = conf, settings, config_yaml  # settings: the flat config
+        self.tracker, self.exp_id, self.run_id = tracker, exp_id, run_id
+        self.where, self.out_dir, self.name = where, where.out_dir, name
+        self.epoch_hook = epoch_hook  # called after each epoch is logged
         self.plan: resume.Plan | None = None
 
     def execute(self) -> dict[str, float]:
         conf, tracker, run_id = self.conf, self.tracker, self.run_id
         tracker.set_tags(run_id, assign_resources(conf.trainer.threads))  # GPU and threads, before CUDA starts
         seed_everything(conf.seed)
-        if conf.trainer.threads:
-            torch.set_num_threads(conf.trainer.threads)
         device = resolve_device(conf.trainer.device.value)
-        task = load_task(conf.task.impl)
-        reason = task.check(conf.data.channels, conf.data.labelled)
+        task = components.build_task(conf.task)
+        data = components.data_spec(conf.data)
+        reason = task.check(data["channels"], data["labelled"])
         if reason:
             raise ConfigError(reason)
-        train_set, eval_set = load_split(data_spec(conf))
-
-        fp = fingerprint(flatten(plain_config(self.cfg)), code_version(), data_hash(train_set, eval_set))
-        tracker.set_tags(run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
-        checkpoints = self.launch_dir / conf.tracking.checkpoint_dir
-        self.plan = resume.plan(tracker, self.exp_id, run_id, fp, checkpoints, conf.tracking.resume)
-        resume.adopt(tracker, self.plan, run_id)
-        if self.plan.action == "skip":
+        train_set, eval_set = components.load_split(data)
+        if self.prepare(train_set, eval_set) == "skip":
             return tracker.run(run_id)["metrics"]
-        resume.claim(self.plan, run_id)
 
-        model = build_model(conf, task).to(device)
-        counts = count_parameters(model)
-        tracker.log_metrics(run_id, {"n_params": counts["trainable"], "n_params_keras": counts["keras_total"]})
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "config.yaml").write_text(redact(OmegaConf.to_yaml(plain_config(self.cfg))))
-        tracker.log_artifact(run_id, self.out_dir / "config.yaml")
-
+        model = self.build_model(task, data, device)
         tic = time.perf_counter()
         history = self.fit(model, task, train_set, eval_set, device)
         metrics = {
             "train_seconds": time.perf_counter() - tic,
             # the training and eval-loss passes alone (train_seconds less per-epoch logging, snapshots, checkpoints)
             "loop_seconds": sum(history.epoch_seconds),
-            "n_params": counts["trainable"],
+            "n_params": count_parameters(model)["trainable"],
             "final_train_loss": history.train_loss[-1],
             "final_eval_loss": history.eval_loss[-1],
         }
@@ -244,7 +147,33 @@ class Job:
         tracker.log_metrics(run_id, metrics, step=conf.trainer.epochs)
         return metrics
 
-    def fit(self, model, task: Task, train_set, eval_set, device: torch.device):
+    def prepare(self, train_set, eval_set) -> str:
+        """Fingerprint the job (config, code, data) and decide: skip, resume or run."""
+        tracker, run_id = self.tracker, self.run_id
+        fp = fingerprint(self.settings, code_version(), data_hash(train_set, eval_set))
+        tracker.set_tags(run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
+        checkpoints = self.where.launch_dir / self.conf.tracking.checkpoint_dir
+        self.plan = resume.plan(tracker, self.exp_id, run_id, fp, checkpoints, self.conf.tracking.resume)
+        resume.adopt(tracker, self.plan, run_id)
+        if self.plan.action != "skip":
+            resume.claim(self.plan, run_id)
+        return self.plan.action
+
+    def build_model(self, task, data: dict[str, Any], device: torch.device) -> torch.nn.Module:
+        channels = data["channels"]
+        model = components.build_model(
+            self.conf.model, task.in_channels(channels), task.out_channels(channels), tuple(data["image_size"])
+        ).to(device)
+        counts = count_parameters(model)
+        self.tracker.log_metrics(
+            self.run_id, {"n_params": counts["trainable"], "n_params_keras": counts["keras_total"]}
+        )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "config.yaml").write_text(redact(self.config_yaml))
+        self.tracker.log_artifact(self.run_id, self.out_dir / "config.yaml")
+        return model
+
+    def fit(self, model, task, train_set, eval_set, device: torch.device):
         conf, tracker, run_id = self.conf, self.tracker, self.run_id
         # a fixed set of eval images spread over the split (so over the classes) for progress grids
         picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
@@ -267,45 +196,27 @@ class Job:
                 self.epoch_hook(epoch, values)
 
         t = conf.trainer
-        opt = make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay)
         return train(
-            model,
-            task,
-            train_set,
-            eval_set,
-            epochs=t.epochs,
-            batch_size=t.batch_size,
-            optimizer=opt,
-            device=device,
-            seed=conf.seed,
-            on_epoch=on_epoch,
-            progress=t.progress,
-            desc=self.name,
-            checkpoint_path=self.plan.path if t.checkpoint else None,
-            resume=self.plan.state,
-            precision=t.precision,
-            channels_last=t.channels_last,
-            compile_model=t.compile,
-        )
+            model, task, train_set, eval_set,
+            epochs=t.epochs, batch_size=t.batch_size, device=device, seed=conf.seed,
+            optimizer=make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay),
+            on_epoch=on_epoch, progress=t.progress, desc=self.name,
+            checkpoint_path=self.plan.path if t.checkpoint else None, resume=self.plan.state,
+            precision=t.precision, channels_last=t.channels_last, compile_model=t.compile,
+        )  # fmt: skip
 
-    def finalize(self, model, task: Task, eval_set, device: torch.device, history) -> dict[str, float]:
+    def finalize(self, model, task, eval_set, device: torch.device, history) -> dict[str, float]:
         conf, out_dir = self.conf, self.out_dir
         tic = time.perf_counter()
         final = evaluate(model, task, eval_set, 4 * conf.trainer.batch_size, device, keep=True)
-        metrics = dict(final.quality)
         latents = final.latents.numpy()
-        metrics["latent_dim"] = latents.shape[1]
-        if conf.eval.latent and eval_set.labels is not None:
-            metrics.update(
-                cluster_quality(
-                    latents,
-                    eval_set.labels.numpy(),
-                    conf.eval.kmeans_seeds,
-                    conf.eval.n_init,
-                    backend=conf.eval.kmeans.value,
-                    device=device,
-                )
-            )
+        metrics = dict(final.quality)
+        if conf.eval.latent and eval_set.labels is not None:  # purity, NMI, ARI and the feature dim
+            e = conf.eval
+            labels = eval_set.labels.numpy()
+            metrics.update(cluster_quality(latents, labels, e.kmeans_seeds, e.n_init, e.kmeans.value, device))
+        else:
+            metrics["latent_dim"] = latents.shape[1]
         metrics["eval_seconds"] = time.perf_counter() - tic  # the final pass over the eval split and its k-means
 
         labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()

@@ -31,6 +31,8 @@ from ablate.redaction import redact  # noqa: E402 - importing it also installs t
 # the MLflow 3 UI opens experiments of this kind on the training-runs table, not GenAI
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PARENT_TAG = "mlflow.parentRunId"
+# a job's fingerprint (ablate.fingerprint), and the finished run whose results a skipped job reuses
+FINGERPRINT, REUSED = "ablate.fingerprint", "ablate.reused_from"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
 ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
@@ -89,11 +91,17 @@ def resolve_uri(uri: str | None, launch_dir: Path) -> str:
     """tracking.uri if given, else $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db.
     A relative sqlite path is resolved against the directory the command started in."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = "sqlite:///" + str((launch_dir / uri[len("sqlite:///") :]).resolve())
-    elif "://" not in uri:  # a bare path: treat as a sqlite file
-        uri = "sqlite:///" + str((launch_dir / uri).resolve())
-    return uri
+    if "://" not in uri:  # a bare path: treat as a sqlite file
+        uri = "sqlite:///" + uri
+    return absolute_sqlite(uri, launch_dir)
+
+
+def absolute_sqlite(url: str, launch_dir: Path) -> str:
+    """A database URL with a relative sqlite path made absolute against the launch directory
+    (for MLflow's store and Optuna's alike); any other URL as it is."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str((launch_dir / url[len("sqlite:///") :]).resolve())
+    return url
 
 
 def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment: str) -> str | None:
@@ -162,11 +170,23 @@ class Tracker:
     def run(self, run_id: str) -> dict[str, Any]:
         return _as_dict(self.client.get_run(run_id))
 
-    def children(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
-        runs = self.client.search_runs(
-            [experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'", max_results=10000
-        )
+    def search(
+        self,
+        experiment_id: str,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The experiment's runs with these tag and param values (and status), oldest first."""
+        quote = lambda v: str(v).replace("'", "\\'")  # noqa: E731
+        terms = [f"tags.`{k}` = '{quote(v)}'" for k, v in (tags or {}).items()]
+        terms += [f"params.`{k}` = '{quote(v)}'" for k, v in (params or {}).items()]
+        terms += [f"attributes.status = '{status}'"] if status else []
+        runs = self.client.search_runs([experiment_id], filter_string=" and ".join(terms), max_results=10000)
         return sorted((_as_dict(r) for r in runs), key=lambda r: (r["start_time"], r["run_id"]))
+
+    def children(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
+        return self.search(experiment_id, tags={PARENT_TAG: parent_id})
 
     def find_run(self, run_id: str) -> dict[str, Any] | None:
         """The run, or None when the store has no such run (the report CLI's 'not found')."""
@@ -184,10 +204,7 @@ class Tracker:
 
     def sweeps(self, experiment_id: str) -> list[dict[str, Any]]:
         """The experiment's sweep parent runs (tag ablate.kind=sweep), newest first."""
-        runs = self.client.search_runs(
-            [experiment_id], filter_string="tags.`ablate.kind` = 'sweep'", max_results=1000
-        )
-        return sorted((_as_dict(r) for r in runs), key=lambda r: (r["start_time"], r["run_id"]), reverse=True)
+        return self.search(experiment_id, tags={"ablate.kind": "sweep"})[::-1]
 
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
@@ -199,6 +216,27 @@ class Tracker:
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
         return [a.path for a in self.client.list_artifacts(run_id, path)]
+
+    # -- copying between runs (what to copy is ablate.resume's policy) ---------------------------
+    def copy_metrics(self, src: str, dst: str, max_step: int | None = None) -> None:
+        """src's metric histories (steps <= max_step when given), timestamps kept, into dst."""
+        batch = []
+        for key in self.client.get_run(src).data.metrics:
+            batch += [
+                Metric(key, m.value, m.timestamp, m.step)
+                for m in self.client.get_metric_history(src, key)
+                if max_step is None or m.step <= max_step
+            ]
+        for i in range(0, len(batch), 1000):
+            self.client.log_batch(dst, metrics=batch[i : i + 1000])
+
+    def copy_artifacts(self, src: str, dst: str, names: list[str], folder: str) -> None:
+        """The artifacts `names` of src into dst's `folder`."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in names:
+                self.client.log_artifact(dst, self.client.download_artifacts(src, name, tmp), folder)
 
 
 def _as_dict(run) -> dict[str, Any]:
@@ -214,76 +252,7 @@ def _as_dict(run) -> dict[str, Any]:
     }
 
 
-def open_study(uri: str | None, experiment: str, artifact_dir: str, launch_dir: Path) -> tuple[Tracker, str]:
+def open_experiment(uri: str | None, experiment: str, artifact_dir: str, launch_dir: Path) -> tuple[Tracker, str]:
     """The tracker and experiment id of a study, the store and experiment created if missing."""
     tracker = Tracker(resolve_uri(uri, launch_dir))
     return tracker, tracker.experiment(experiment, artifact_location(tracker.uri, artifact_dir, launch_dir, experiment))
-
-
-# -- skip, resume and orphans (fingerprints come from ablate.fingerprint) -------------------------
-FINGERPRINT, REUSED = "ablate.fingerprint", "ablate.reused_from"
-STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
-
-
-def find_by_fingerprint(tracker: Tracker, experiment_id: str, fingerprint: str, exclude: str) -> list[dict]:
-    runs = tracker.client.search_runs([experiment_id], filter_string=f"tags.`{FINGERPRINT}` = '{fingerprint}'",
-                                      order_by=["attributes.start_time DESC"], max_results=1000)
-    return [_as_dict(r) for r in runs if r.info.run_id != exclude]
-
-
-def copy_results(tracker: Tracker, src: str, dst: str, max_step: int | None = None,
-                 folders: tuple[str, ...] = ()) -> None:
-    """Copy src's metric histories (steps <= max_step when given) and artifact folders into dst:
-    a skipped job's run carries the finished numbers; a resumed job's run the epochs before its
-    checkpoint, so its report equals an uninterrupted run's."""
-    import tempfile
-
-    run = tracker.client.get_run(src)
-    batch = []
-    for key in run.data.metrics:
-        batch += [Metric(key, m.value, m.timestamp, m.step) for m in tracker.client.get_metric_history(src, key)
-                  if max_step is None or m.step <= max_step]
-    for i in range(0, len(batch), 1000):
-        tracker.client.log_batch(dst, metrics=batch[i : i + 1000])
-    with tempfile.TemporaryDirectory() as tmp:
-        for folder in folders:
-            names = [a.path for a in tracker.client.list_artifacts(src, folder)]
-            for name in names:
-                if max_step is not None and _epoch_of(name) > max_step:
-                    continue
-                local = tracker.client.download_artifacts(src, name, tmp)
-                tracker.client.log_artifact(dst, local, folder)
-
-
-def _epoch_of(name: str) -> int:
-    digits = "".join(ch for ch in Path(name).stem if ch.isdigit())
-    return int(digits) if digits else 0
-
-
-def mark_orphans(tracker: Tracker, experiment_id: str, host: str) -> list[str]:
-    """Mark KILLED the RUNNING runs whose process is gone: on this host when its pid is dead,
-    elsewhere when its heartbeat is older than STALE_SECONDS. Returns their ids."""
-    killed = []
-    now = time.time()
-    for run in tracker.client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
-                                          max_results=10000):
-        tags = run.data.tags
-        pid, run_host = tags.get("ablate.pid"), tags.get("ablate.host")
-        beat = float(tags.get("ablate.heartbeat", run.info.start_time / 1000))
-        local_dead = run_host == host and pid is not None and not _alive(int(pid))
-        if local_dead or (run_host != host and now - beat > STALE_SECONDS):
-            tracker.client.set_terminated(run.info.run_id, status="KILLED")
-            killed.append(run.info.run_id)
-    return killed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

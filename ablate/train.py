@@ -108,7 +108,8 @@ def evaluate(
         labels = None if data.labels is None else data.labels[start : start + batch_size].to(device)
         inputs, target = task.batch(images, labels)
         with autocast(device, dtype):
-            output, latent = model(inputs)
+            raw, latent = model(inputs)
+            output = task.output(raw)
             loss_sum += task.loss(output, target).float() * images.shape[0]
         output = output.float()  # metrics in fp32 (a no-op without autocast)
         for key, value in task.metric_sums(output, target).items():
@@ -123,6 +124,43 @@ def evaluate(
         outputs=torch.cat(outputs) if keep else None,
         latents=torch.cat(latents) if keep else None,
     )
+
+
+def _on_device(data: ImageSet, device: torch.device, layout: torch.memory_format) -> ImageSet:
+    """The whole (small) set resident on the device: batches are index slices, no copies per epoch."""
+    labels = None if data.labels is None else data.labels.to(device)
+    return ImageSet(data.images.to(device).contiguous(memory_format=layout), labels, data.name)
+
+
+def _train_epoch(model, net, task: Task, data: ImageSet, order: torch.Tensor, batch_size: int, optimizer,
+                 device: torch.device, dtype) -> float:  # fmt: skip
+    """One pass over the training set in `order`; the mean training loss.
+
+    `net` is `model` compiled (or `model` itself), sharing its parameters. Only the full batches
+    run compiled, with static shapes: one graph (forward + backward) to compile per job instead of
+    four (last partial batch, eval batches), and which kernels a batch uses depends on its size
+    only, so a resumed run computes exactly as an uninterrupted one (dynamic shapes would switch
+    kernels after the first partial batch). The eval pass and the partial batch stay eager."""
+    loss_sum = torch.zeros((), device=device)  # summed on device: no host sync per step
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        inputs, target = task.batch(data.images[idx], None if data.labels is None else data.labels[idx])
+        with autocast(device, dtype):
+            raw, _ = (net if idx.numel() == batch_size else model)(inputs)
+            loss = task.loss(task.output(raw), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * idx.numel()
+    return loss_sum.item() / len(order)
+
+
+def _restore(resume: dict, model: nn.Module, optimizer, order_rng: torch.Generator) -> tuple[History, int]:
+    """Model, optimizer and every RNG as the checkpoint left them: (its history, the next epoch)."""
+    model.load_state_dict(resume["model"])
+    optimizer.load_state_dict(resume["optimizer"])
+    checkpoint.set_rng_state(resume["rng"], order_rng)
+    return History(**resume["history"]), resume["epoch"] + 1
 
 
 def train(
@@ -152,59 +190,20 @@ def train(
     `channels_last` (NHWC: oneDNN and cuDNN convolutions without layout reorders) and
     `compile_model` (torch.compile: BatchNorm, activations and pooling fused into generated
     kernels; the first epoch pays the compilation, cached on disk for later jobs)."""
-    history = History()
+    history, order_rng = History(), torch.Generator().manual_seed(seed)
     layout = torch.channels_last if channels_last else torch.contiguous_format
     dtype = resolve_precision(precision, device)
-    # the whole (small) dataset stays resident on the device; batches are index slices
-    images = train_set.images.to(device).contiguous(memory_format=layout)
-    labels = None if train_set.labels is None else train_set.labels.to(device)
-    # the eval set too: no host-to-device copy every epoch
-    eval_set = ImageSet(
-        eval_set.images.to(device).contiguous(memory_format=layout),
-        None if eval_set.labels is None else eval_set.labels.to(device),
-        eval_set.name,
-    )
-    order_rng = torch.Generator().manual_seed(seed)
+    train_set, eval_set = _on_device(train_set, device, layout), _on_device(eval_set, device, layout)
     model.to(device, memory_format=layout).train()
-    # The compiled module shares the parameters (and state_dict keys) with `model`. Only the full
-    # training batches run compiled, with static shapes: one graph (forward + backward) to compile
-    # per job instead of four (last partial batch, eval batches), and which kernels a batch uses
-    # depends on its size only, so a resumed run computes exactly as an uninterrupted one (dynamic
-    # shapes would switch kernels after the first partial batch). The eval pass (~6% of the
-    # work) and the partial batch stay eager.
-    net = torch.compile(model, dynamic=False) if compile_model else model
-    first = 1
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        checkpoint.set_rng_state(resume["rng"], order_rng)
-        history = History(**resume["history"])
-        first = resume["epoch"] + 1
+    net = torch.compile(model, dynamic=False) if compile_model else model  # see _train_epoch
+    history, first = _restore(resume, model, optimizer, order_rng) if resume is not None else (history, 1)
 
-    bar = tqdm(
-        range(first, epochs + 1),
-        desc=desc,
-        disable=not progress,
-        leave=False,
-        dynamic_ncols=True,
-        initial=first - 1,
-        total=epochs,
-    )
+    bar = tqdm(range(first, epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True,
+               initial=first - 1, total=epochs)  # fmt: skip
     for epoch in bar:
         tic = time.perf_counter()
         order = torch.randperm(len(train_set), generator=order_rng).to(device)
-        loss_sum = torch.zeros((), device=device)  # summed on device: no host sync per step
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            inputs, target = task.batch(images[idx], None if labels is None else labels[idx])
-            with autocast(device, dtype):
-                output, _ = (net if idx.numel() == batch_size else model)(inputs)
-                loss = task.loss(output, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * idx.numel()
-        train_loss = loss_sum.item() / len(order)
+        train_loss = _train_epoch(model, net, task, train_set, order, batch_size, optimizer, device, dtype)
         evaluation = evaluate(model, task, eval_set, 4 * batch_size, device, dtype=dtype)
         eval_loss = evaluation.loss
         if not (math.isfinite(train_loss) and math.isfinite(eval_loss)):
@@ -216,7 +215,6 @@ def train(
         if on_epoch is not None:
             on_epoch(epoch, {"train_loss": train_loss, "eval_loss": eval_loss, **evaluation.quality})
         if checkpoint_path is not None:
-            checkpoint.save(
-                checkpoint_path, epoch=epoch, model=model, optimizer=optimizer, order=order_rng, history=asdict(history)
-            )
+            state = {"model": model, "optimizer": optimizer, "order": order_rng, "history": asdict(history)}
+            checkpoint.save(checkpoint_path, epoch=epoch, **state)
     return history

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
@@ -43,9 +44,34 @@ def build_unet(arm, preset: str = "mnist", input_size=(28, 28)):
 
 def macs(model, size=(28, 28)) -> int:
     """Multiply-accumulates of one forward pass of one image."""
-    from ablate.models.unet import macs_per_image
-
     return macs_per_image(model, 1, size)
+
+
+def macs_per_image(model, in_channels: int, input_size: tuple[int, int]) -> int:
+    """Multiply-accumulates of one forward pass (convolutions and dense layers)."""
+    import torch
+    from torch import nn
+
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            total += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
+        elif isinstance(module, nn.ConvTranspose2d):
+            total += inputs[0].numel() * module.out_channels * math.prod(module.kernel_size)
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features * output.shape[0]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, in_channels, *input_size))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return total
 
 
 def machine() -> dict[str, str]:

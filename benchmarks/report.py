@@ -3,6 +3,7 @@ then one section per measurement with the numbers it came from."""
 
 from __future__ import annotations
 
+from ablate.report.markdown import table
 from benchmarks.sweep import work
 
 
@@ -12,12 +13,6 @@ def _x(ratio: float) -> str:
 
 def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    """A markdown table: the header, its separator, one line per row of cells."""
-    lines = [f"| {' | '.join(str(cell) for cell in row)} |" for row in [header, *rows]]
-    return [lines[0], "|" + "---|" * len(header), *lines[1:]]
 
 
 def _amortized(first: float, steady: float, epochs: int) -> float:
@@ -34,6 +29,26 @@ def render(r: dict) -> str:
     tb = t["baseline"]
     sweep_steady = t["parallel_compile_warm"]["steady"] / tb["steady"]
     sweep50 = r["sweep50"]
+    ratios = [  # the summary table: target, goal, measured, met
+        ["one job, time per epoch, baseline ÷ ablate (compiled, steady epochs)", "≥ 2×",
+         f"{_x(one_job)} (eager: {_x(base['steady'] / s['eager']['steady'])}; first epoch included, over a 50-epoch "
+         f"job: {_x(job50)} with a cold compile cache, {_x(job50_warm)} warm)", _met(one_job >= 2)],
+        ["2×2 sweep training throughput, ablate ÷ baseline (images/s, steady)", "≥ 3×",
+         f"{_x(sweep_steady)} (with warm-up, {tb['epochs']} epochs per arm: "
+         f"{_x(t['parallel_compile_cold']['with_warmup'] / tb['with_warmup'])} cold cache, "
+         f"{_x(t['parallel_compile_warm']['with_warmup'] / tb['with_warmup'])} warm)", _met(sweep_steady >= 3)],
+        [f"default sweep at {_epochs(sweep50)} epochs, wall time (hydra/launcher=parallel trainer.compile=true)",
+         "≤ 180 s", f"{sweep50['wall']:.0f} s ({sweep50['wall'] - 180:+.0f} s; with the defaults, jobs one after "
+         f"another, eager: {r['sweep50_plain']['wall']:.0f} s)", _met(sweep50["wall"] <= 180)],
+        [f"k-means 10 seeds × 10 restarts vs scikit-learn, CPU, {k['n']} raw MNIST images", "≥ 1× at Δpurity < 0.005",
+         f"{_x(k['speedup'])}, Δpurity {k['purity_diff']:+.4f} (± {k['purity_diff_se']:.4f} s.e.)",
+         _met(k["speedup"] >= 1 and abs(k["purity_diff"]) < 0.005)],
+        ["k-means vs scikit-learn, GPU", "≥ 20×", "not yet measured (no GPU in this run)", "—"],
+        ["training on GPU (bf16 autocast, no host sync per step)", "—", "not yet measured (no GPU in this run)", "—"],
+        ["sweep overhead per job (outside training and evaluation)", "< 2 s",
+         f"{r['overhead']:.2f} s for the default 4 jobs; {r['overhead12']:.2f} s in a 12-job sweep (3 seeds)",
+         f"{_met(r['overhead'] < 2)} (4 jobs), {_met(r['overhead12'] < 2)} (12)"],
+    ]  # fmt: skip
     out = [
         "# Speed benchmarks",
         "",
@@ -49,27 +64,7 @@ def render(r: dict) -> str:
         "",
         "## Every ratio",
         "",
-        "| target | goal | measured | met |",
-        "|---|---|---|---|",
-        f"| one job, time per epoch, baseline ÷ ablate (compiled, steady epochs) | ≥ 2× | {_x(one_job)} "
-        f"(eager: {_x(base['steady'] / s['eager']['steady'])}; first epoch included, over a 50-epoch job: "
-        f"{_x(job50)} with a cold compile cache, {_x(job50_warm)} warm) | {_met(one_job >= 2)} |",
-        f"| 2×2 sweep training throughput, ablate ÷ baseline (images/s, steady) | ≥ 3× | {_x(sweep_steady)} "
-        f"(with warm-up, {t['baseline']['epochs']} epochs per arm: "
-        f"{_x(t['parallel_compile_cold']['with_warmup'] / tb['with_warmup'])} cold cache, "
-        f"{_x(t['parallel_compile_warm']['with_warmup'] / tb['with_warmup'])} warm) | {_met(sweep_steady >= 3)} |",
-        f"| default sweep at {_epochs(sweep50)} epochs, wall time (hydra/launcher=parallel trainer.compile=true) "
-        f"| ≤ 180 s | {sweep50['wall']:.0f} s "
-        f"({sweep50['wall'] - 180:+.0f} s; with the defaults, jobs one after another, eager: "
-        f"{r['sweep50_plain']['wall']:.0f} s) | {_met(sweep50['wall'] <= 180)} |",
-        f"| k-means 10 seeds × 10 restarts vs scikit-learn, CPU, {k['n']} raw MNIST images | ≥ 1× at Δpurity "
-        f"< 0.005 | {_x(k['speedup'])}, Δpurity {k['purity_diff']:+.4f} (± {k['purity_diff_se']:.4f} s.e.) "
-        f"| {_met(k['speedup'] >= 1 and abs(k['purity_diff']) < 0.005)} |",
-        "| k-means vs scikit-learn, GPU | ≥ 20× | not yet measured (no GPU in this run) | — |",
-        "| training on GPU (bf16 autocast, no host sync per step) | — | not yet measured (no GPU in this run) | — |",
-        f"| sweep overhead per job (outside training and evaluation) | < 2 s | {r['overhead']:.2f} s for the "
-        f"default 4 jobs; {r['overhead12']:.2f} s in a 12-job sweep (3 seeds) | {_met(r['overhead'] < 2)} "
-        f"(4 jobs), {_met(r['overhead12'] < 2)} (12) |",
+        *table(["target", "goal", "measured", "met"], ratios),
         "",
     ]
     out += _single(s)
@@ -109,7 +104,7 @@ def _single(s: dict) -> list[str]:
         for label, e in ((label, s[key]) for key, label in names.items())
     ]  # fmt: skip
     header = ["loop", "first epoch (s)", "steady epoch (s)", "train images/s", "vs baseline"]
-    return rows + _table(header, cells) + [""]
+    return rows + table(header, cells) + [""]
 
 
 def _throughput(t: dict) -> list[str]:
@@ -130,7 +125,7 @@ def _throughput(t: dict) -> list[str]:
         for label, e in ((label, t[key]) for key, label in names.items())
     ]  # fmt: skip
     header = ["setup", "images/s steady", "vs baseline", "images/s with warm-up", "vs baseline", "wall (s)"]
-    return rows + _table(header, cells) + [""]
+    return rows + table(header, cells) + [""]
 
 
 def _sweep(s50: dict, s1: dict, overhead: float, plain: dict) -> list[str]:
@@ -147,7 +142,7 @@ def _sweep(s50: dict, s1: dict, overhead: float, plain: dict) -> list[str]:
         "(the rest is per-epoch MLflow logging, progress snapshots and checkpoints).",
         "",
     ]
-    rows += _table(
+    rows += table(
         ["arm", "train_seconds", "loop_seconds", "purity_mean", "threads", "k-means"],
         [[j["arm"], f"{j['train_seconds']:.1f}", f"{j['loop_seconds']:.1f}", f"{j['purity_mean']:.4f}", j["threads"],
           j["kmeans"]] for j in s50["jobs"]],
@@ -189,7 +184,7 @@ def _profile(p: dict) -> list[str]:
         top = ", ".join(f"{family} {share:.0%}" for family, share in list(e["share"].items())[:5])
         rate = e["train_flop_per_step"] / e["step_seconds"] / 1e9
         cells.append([label, f"{1e3 * e['step_seconds']:.1f}", f"{rate:.1f}", top])
-    return rows + _table(["step", "ms", "GFLOP/s", "share of the step"], cells) + [""]
+    return rows + table(["step", "ms", "GFLOP/s", "share of the step"], cells) + [""]
 
 
 def _overhead(s4: dict, s12: dict) -> list[str]:
@@ -222,7 +217,7 @@ def _kmeans(comparisons: list[dict], scale: list[dict]) -> list[str]:
     header = [
         "images", "scikit-learn (s)", "threads", "torch (s)", "speedup", "purity sklearn", "purity torch", "Δ", "s.e.",
     ]  # fmt: skip
-    rows += _table(
+    rows += table(
         header,
         [[c["n"], f"{c['sklearn']['seconds']:.2f} (other: {c['sklearn_other']['seconds']:.2f})", c["sklearn_threads"],
           f"{c['torch']['seconds']:.2f}", _x(c["speedup"]), f"{c['sklearn']['purity_mean']:.4f}",
@@ -235,7 +230,7 @@ def _kmeans(comparisons: list[dict], scale: list[dict]) -> list[str]:
         "and of 20k / 60k images, 5,000 = all of the bundled 5k):",
         "",
     ]
-    rows += _table(
+    rows += table(
         ["images clustered", "seconds", "purity"],
         [[c["n"], f"{c['seconds']:.2f}", f"{c['purity_mean']:.4f}"] for c in comparisons_torch(comparisons, scale)],
     )
@@ -255,13 +250,13 @@ def _scale(sc: dict) -> list[str]:
         "Training, ablate.train eager, 2 threads, one epoch (train + eval pass), the bundled 5k repeated:",
         "",
     ]
-    rows += _table(
+    rows += table(
         ["images", "train images", "epoch (s)", "µs per train image", "× time of 5k"],
         [[d["images"], d["train_images"], f"{d['epoch']:.2f}", f"{1e6 * d['epoch'] / d['train_images']:.0f}",
           f"{d['epoch'] / base['epoch']:.1f}"] for d in sc["data"]],
     )  # fmt: skip
     rows += ["", "Model presets, one training step (channels_last, 2 threads):", ""]
-    rows += _table(
+    rows += table(
         ["preset", "input", "batch", "parameters", "ms per image"],
         [[p["preset"], f"{p['size'][0]}×{p['size'][1]}", p["batch"], f"{p['params']:,}",
           f"{1e3 * p['seconds_per_image']:.2f}"] for p in sc["presets"]],
@@ -270,6 +265,7 @@ def _scale(sc: dict) -> list[str]:
 
 
 def _gpu() -> list[str]:
+    todo = ["one job per epoch, bf16, vs the baseline loop", "k-means, 10 × 10 on 5,000 raw images, vs scikit-learn"]
     return [
         "## GPU",
         "",
@@ -278,10 +274,7 @@ def _gpu() -> list[str]:
         "and loss sums on the device (one host sync per epoch, none per step), Adam/SGD use their fused "
         "CUDA kernels, and `eval.kmeans=torch` runs on the trainer's device.",
         "",
-        "| measurement | value |",
-        "|---|---|",
-        "| one job per epoch, bf16, vs the baseline loop | not yet measured |",
-        "| k-means, 10 × 10 on 5,000 raw images, vs scikit-learn | not yet measured |",
+        *table(["measurement", "value"], [[m, "not yet measured"] for m in todo]),
         "",
     ]
 

@@ -36,25 +36,27 @@ def run_sweep(overrides: list[str], inductor_cache: str, timeout: float = 1200) 
 
 
 def _read_back(launch: Path) -> dict:
-    from mlflow.tracking import MlflowClient
+    from ablate.tracking import Tracker
 
-    client = MlflowClient(f"sqlite:///{launch / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("bench").experiment_id])
+    tracker = Tracker(f"sqlite:///{launch / 'mlflow.db'}")
+    experiment = tracker.experiment_id("bench")
+    if experiment is None:
+        raise RuntimeError(f"no experiment 'bench' in {launch / 'mlflow.db'}")
     jobs = []
-    for run in runs:
-        if "mlflow.parentRunId" not in run.data.tags:
-            continue
-        jobs.append(
-            {
-                "arm": f"skip={run.data.params['model.skip']} bottleneck={run.data.params['model.bottleneck']}",
-                "train_seconds": run.data.metrics["train_seconds"],
-                "loop_seconds": run.data.metrics["loop_seconds"],
-                "eval_seconds": run.data.metrics["eval_seconds"],
-                "purity_mean": run.data.metrics.get("purity_mean"),
-                "threads": int(run.data.tags.get("ablate.threads", "2")),
-                "kmeans": run.data.params["eval.kmeans"],
-            }
-        )
+    for sweep in tracker.sweeps(experiment):
+        for run in tracker.children(experiment, sweep["run_id"]):
+            params, metrics = run["params"], run["metrics"]
+            jobs.append(
+                {
+                    "arm": f"skip={params['model.skip']} bottleneck={params['model.bottleneck']}",
+                    "train_seconds": metrics["train_seconds"],
+                    "loop_seconds": metrics["loop_seconds"],
+                    "eval_seconds": metrics["eval_seconds"],
+                    "purity_mean": metrics.get("purity_mean"),
+                    "threads": int(run["tags"].get("ablate.threads", "2")),
+                    "kmeans": params["eval.kmeans"],
+                }
+            )
     return {"jobs": sorted(jobs, key=lambda j: j["arm"]), "launch": str(launch)}
 
 

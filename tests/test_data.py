@@ -1,20 +1,21 @@
 import numpy as np
 
-from ablate.data import load_data, split
+from ablate.data import split
+from ablate.data.mnist5k import load as load_mnist5k
 
 
 def test_mnist5k_is_real_and_cached(tmp_path):
-    first = load_data("ablate.data.mnist5k.load", root=str(tmp_path))
+    first = load_mnist5k(root=str(tmp_path))
     assert first.images.shape == (5000, 1, 28, 28) and first.images.dtype.is_floating_point
     assert 0 <= first.images.min() and first.images.max() == 1.0
     assert np.bincount(first.labels.numpy()).tolist() == [500] * 10
     assert (tmp_path / "mnist5k" / "images.npy").exists()
-    again = load_data("ablate.data.mnist5k.load", root=str(tmp_path))
+    again = load_mnist5k(root=str(tmp_path))
     assert (again.images == first.images).all()
 
 
 def test_split_is_fixed_stratified_and_disjoint(tmp_path):
-    data = load_data("ablate.data.mnist5k.load", root=str(tmp_path))
+    data = load_mnist5k(root=str(tmp_path))
     train, evals = split(data, 0.2, seed=0)
     assert len(train) == 4000 and len(evals) == 1000
     assert np.bincount(evals.labels.numpy()).tolist() == [100] * 10

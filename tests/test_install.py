@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import unpacked_wheel
+from helpers.wheel import unpacked_wheel
 
 
 def test_wheel_ships_configs_and_sweeps_and_hydra_finds_them(tmp_path):

@@ -26,6 +26,7 @@ def test_every_full_sweep_has_a_smoke_twin():
     assert {f"{name}_smoke" for name in full} == set(SMOKES)
 
 
+@pytest.mark.slow  # each smoke sweep is a real 4-job sweep
 @pytest.mark.parametrize("name", SMOKES)
 def test_smoke_sweep(ablate_cli, launch_dir, name):
     code, out, err = ablate_cli("-m", f"sweep={name}")
@@ -42,8 +43,9 @@ def test_smoke_sweep(ablate_cli, launch_dir, name):
         assert grids
 
 
+@pytest.mark.slow  # a real 2-job sweep and its report (~33 s)
 def test_invalid_cell_fails_alone_and_the_report_goes_on(ablate_cli, launch_dir):
-    from conftest import TINY
+    from helpers.runs import TINY
 
     code, out, err = ablate_cli("-m", "task=autoencode,colorize", *TINY, "tracking.experiment=mixed")
     assert code == 1  # the sweep reports its failed cell with a non-zero exit

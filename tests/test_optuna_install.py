@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 
 import pytest
-from conftest import REPO, unpacked_wheel
+from helpers.wheel import REPO, unpacked_wheel
 
 PLUGIN = "hydra_plugins.ablate_optuna_sweeper.optuna_sweeper.AblateOptunaSweeper"
 
@@ -27,6 +27,7 @@ def _editable_here() -> bool:
     return url.get("dir_info", {}).get("editable", False) and url.get("url", "").endswith(str(REPO))
 
 
+@pytest.mark.slow  # a real Optuna search in a fresh Python (imports torch, Hydra, MLflow)
 @pytest.mark.skipif(not _editable_here(), reason="needs `pip install -e .` of this checkout")
 def test_editable_install_finds_the_plugin_outside_the_repo(tmp_path):
     env = {**os.environ, "PYTHONPATH": ""}

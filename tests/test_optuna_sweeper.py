@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import TINY
+from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
@@ -38,6 +38,7 @@ def _tree(runs: list) -> tuple[list, list, list]:
     return parents, arms, trials
 
 
+@pytest.mark.slow  # a 2-trial study, its report and a rebuild (~40 s)
 def test_tiny_study_tunes_the_arm_nests_trials_and_reports_best_params(ablate_cli, launch_dir):
     code, out, err = ablate_cli(*SEARCH, "hydra.sweeper.pruner=median", "tracking.experiment=hpo")
     assert code == 0, err
@@ -78,6 +79,7 @@ def test_tiny_study_tunes_the_arm_nests_trials_and_reports_best_params(ablate_cl
     assert (launch_dir / "rebuilt" / "report.md").read_text() == text
 
 
+@pytest.mark.slow  # two studies, one trial each (~33 s)
 def test_comma_lists_are_arms_each_with_its_own_study(ablate_cli, launch_dir):
     code, out, err = ablate_cli(
         *SEARCH, "model.skip=true,false", "hydra.sweeper.n_trials=1", "tracking.experiment=arms"
@@ -99,6 +101,7 @@ def test_comma_lists_are_arms_each_with_its_own_study(ablate_cli, launch_dir):
     assert "| model.skip |" in text and "model.skip=False" in text and "model.skip=True" in text
 
 
+@pytest.mark.slow  # a 2-trial study (~27 s)
 def test_a_failing_trial_is_recorded_as_fail_and_the_search_goes_on(ablate_cli, launch_dir):
     # lr 1e30: Adam's first step overflows float32, so the loss is NaN on any CPU (a real divergence)
     code, out, err = ablate_cli(
@@ -124,6 +127,7 @@ def test_a_failing_trial_is_recorded_as_fail_and_the_search_goes_on(ablate_cli, 
     ]
 
 
+@pytest.mark.slow  # two searches: interrupted, then resumed (~30 s)
 def test_interrupted_search_resumes_its_trial_from_the_checkpoint(ablate_cli, launch_dir, monkeypatch):
     from ablate import checkpoint
 

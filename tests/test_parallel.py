@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from conftest import TINY
+from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
 from ablate import parallel
@@ -39,6 +39,7 @@ def check_sweep(store, experiment, n_jobs):
     return children
 
 
+@pytest.mark.slow  # two real sweeps (4 + 2 jobs) in joblib worker processes
 def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, launch_dir, monkeypatch):
     # as if the machine had GPUs 0 and 1 (set by the user): each job takes job number % 2
     gpus = "++hydra.job.env_set.CUDA_VISIBLE_DEVICES='0,1'"
@@ -67,8 +68,8 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
         ("2", "0"),
         ("3", "1"),
     }
-    if "ablate.pid" in tags[0]:
-        assert str(os.getpid()) not in {t["ablate.pid"] for t in tags} and len({t["ablate.pid"] for t in tags}) > 1
+    assert all("ablate.pid" in t for t in tags), tags
+    assert str(os.getpid()) not in {t["ablate.pid"] for t in tags} and len({t["ablate.pid"] for t in tags}) > 1
     spans = sorted((c.info.start_time, c.info.end_time) for c in children)
     assert any(b[0] < a[1] for a, b in zip(spans[:-1], spans[1:], strict=True)), "no two jobs overlapped"
 
@@ -79,11 +80,12 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
     code, _, err = ablate_cli("-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=4", "seed=4,5", *FAST)
     assert code == 0, err
     again = check_sweep(f"sqlite:///{second / 'mlflow.db'}", "ablate", 2)
-    if "ablate.pid" in tags[0]:  # the same worker processes ran them
-        assert {c.data.tags["ablate.pid"] for c in again} <= {t["ablate.pid"] for t in tags}
+    assert all("ablate.pid" in c.data.tags for c in again)  # the same worker processes ran them
+    assert {c.data.tags["ablate.pid"] for c in again} <= {t["ablate.pid"] for t in tags}
     assert len(sweep_runs(f"sqlite:///{launch_dir / 'mlflow.db'}", "par")[2]) == 4
 
 
+@pytest.mark.slow  # a 2-job sweep, each job a submitit subprocess
 def test_submitit_local_launcher_attaches_every_job_to_the_parent(ablate_cli, launch_dir):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     code, out, err = ablate_cli(

@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.slow  # starts a PostgreSQL server, then a real sweep or Optuna search into it
 
 
 def postgres_bin() -> Path | None:

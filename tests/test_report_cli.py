@@ -4,8 +4,8 @@ fails with one line and exit code 2."""
 from __future__ import annotations
 
 import pytest
+from helpers.store import fresh_store, log_sweep
 from test_report_golden import article_jobs
-from test_report_store import fresh_store, log_sweep
 
 from ablate.report import write_report
 from ablate.report.__main__ import main
@@ -41,6 +41,18 @@ def test_experiment_name_picks_the_latest_sweep(store, tmp_path, monkeypatch, ca
     assert (tmp_path / "again" / "report.md").read_bytes() == path.read_bytes()
     assert main([latest, "--out", "by_id"]) == 0
     assert (tmp_path / "by_id" / "report.md").read_bytes() == path.read_bytes()
+
+
+def test_default_folder_is_the_sweeps_report_dir(store, tmp_path, monkeypatch, capsys):
+    jobs = article_jobs(seeds=(0,))[:2]
+    for job in jobs:  # as run.py logs the job's whole config, tracking.report_dir included
+        job["params"]["tracking.report_dir"] = "elsewhere"
+    parent, _ = log_sweep(store, "study", ["model.skip", "model.bottleneck"], jobs, {}, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["study", "--tracking-uri", store.uri]) == 0
+    path = tmp_path / "elsewhere" / f"study-{parent[:8]}" / "report.md"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"report: {path.relative_to(tmp_path)}"
+    assert path.is_file() and not (tmp_path / "reports").exists()
 
 
 def _fails(args: list[str], capsys, *words: str) -> None:

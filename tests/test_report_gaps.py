@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
+from helpers.store import check_golden, fresh_store, log_sweep
 from test_report_golden import BASELINE, article_jobs
-from test_report_store import check_golden, fresh_store, log_sweep
 
 from ablate.report import write_report
 

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from test_report_store import check_golden, fresh_store, log_sweep
+from helpers.store import check_golden, fresh_store, log_sweep
 
 from ablate.report import write_report
 

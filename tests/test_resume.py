@@ -9,7 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.slow  # three 2-job sweeps of 6 epochs, one of them a subprocess killed mid-training
 
 ARGS = [
     "-m",

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
 FAST = [*TINY, "data.limit=200"]
@@ -64,6 +64,7 @@ def files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow  # starts `mlflow server`, then a 2-job sweep and a single run through it
 def test_sweep_logs_to_a_tracking_server_and_never_leaks_the_password(ablate_cli, launch_dir, mlflow_server):
     port = mlflow_server["port"]
     uri = f"http://ablate:secret@127.0.0.1:{port}"  # the server has no auth: it ignores them

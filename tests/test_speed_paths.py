@@ -38,7 +38,10 @@ def _run(tiny, epochs, path=None, resume=None, **speed):
 
 @pytest.mark.parametrize(
     "speed",
-    [{"channels_last": True}, {"channels_last": True, "compile_model": True}],
+    [
+        {"channels_last": True},
+        pytest.param({"channels_last": True, "compile_model": True}, marks=pytest.mark.slow),  # compiles: ~2 min
+    ],
     ids=["channels_last", "compile"],
 )
 def test_speed_paths_resume_bit_identical(tiny, tmp_path, speed):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 
-from conftest import TINY
+import pytest
+from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
 
+@pytest.mark.slow  # a real 4-job sweep and its report (~46 s)
 def test_2x2_multirun_logs_runs_and_writes_report(ablate_cli, launch_dir):
     code, out, err = ablate_cli(
         "-m", "model.skip=true,false", "model.bottleneck=true,false", *TINY, "tracking.experiment=grid"
@@ -78,6 +80,7 @@ def test_single_run_prints_metrics(ablate_cli, launch_dir):
     assert run.info.status == "FINISHED" and run.data.metrics["latent_dim"] == 16
 
 
+@pytest.mark.slow  # two real runs (~17 s)
 def test_seed_fixes_everything(ablate_cli, launch_dir):
     for _ in range(2):
         assert ablate_cli(*TINY, "seed=0", "tracking.experiment=det")[0] == 0

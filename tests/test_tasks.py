@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from ablate.tasks import load_task
+from ablate.components import build_task
 from ablate.tasks.colorize import luma
 from ablate.tasks.metrics import confusion, psnr_per_image, segmentation_scores, ssim_per_image
 from ablate.tasks.segment import digit_masks
@@ -36,7 +36,7 @@ def test_miou_and_pixel_accuracy_by_hand():
 
 
 def test_colorize_input_is_bt601_luma_and_rejects_grayscale():
-    task = load_task("ablate.tasks.colorize.Colorize")
+    task = build_task({"_target_": "ablate.tasks.colorize.Colorize", "name": "colorize"})
     rgb = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
     inputs, target = task.batch(rgb, None)
     assert inputs.shape == (1, 1, 2, 2) and torch.allclose(inputs, torch.full_like(inputs, 0.299))
@@ -48,11 +48,18 @@ def test_colorize_input_is_bt601_luma_and_rejects_grayscale():
 
 
 def test_segment_masks_losses_and_label_check():
-    task = load_task("ablate.tasks.segment.Segment")
+    task = build_task({"_target_": "ablate.tasks.segment.Segment", "name": "segment"})
     images = torch.tensor([[0.9, 0.2], [0.51, 0.5]]).view(1, 1, 2, 2)
     mask = digit_masks(images, torch.tensor([7]))
     assert mask.tolist() == [[[8, 0], [8, 0]]]  # digit 7 -> class 8; background 0
-    assert task.out_channels(1) == 11 and task.final_activation is None
     logits = torch.zeros(1, 11, 2, 2)
+    assert task.out_channels(1) == 11 and task.output(logits) is logits  # logits: no output activation
     assert task.loss(logits, mask).item() == pytest.approx(np.log(11))
     assert "labelled" in task.check(channels=1, labelled=False)
+
+
+def test_image_tasks_own_the_output_activation():
+    raw = torch.linspace(-20, 20, 50).view(1, 2, 5, 5)
+    for name in ("autoencode.Autoencode", "colorize.Colorize"):
+        out = build_task({"_target_": f"ablate.tasks.{name}"}).output(raw)
+        assert out.min() >= 0 and out.max() <= 1 and torch.equal(out, torch.sigmoid(raw))

@@ -1,8 +1,7 @@
-"""What every dataset returns, the fixed train/eval split, and loader lookup."""
+"""What every dataset returns, and the fixed train/eval split."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,11 +55,3 @@ def split(data: ImageSet, eval_fraction: float, seed: int, limit: int | None = N
     n_eval = max(1, round(len(order) * eval_fraction))
     eval_idx, train_idx = np.sort(order[:n_eval]), np.sort(order[n_eval:])
     return data.subset(train_idx), data.subset(eval_idx)
-
-
-def load_data(impl: str, **spec) -> ImageSet | tuple[ImageSet, ImageSet]:
-    """Call the loader named by a dotted path (e.g. 'ablate.data.mnist5k.load') with the flat
-    data.* values. A loader returns one ImageSet (cut into train/eval by `split`) or its own
-    (train, eval) pair; it takes the keys it needs and ignores the rest (**_)."""
-    module, _, func = impl.rpartition(".")
-    return getattr(importlib.import_module(module), func)(**spec)

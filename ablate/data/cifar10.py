@@ -38,7 +38,6 @@ def load(
     eval_fraction: float = 0.2,
     split_seed: int = 0,
     limit: int | None = None,
-    **_,
 ) -> tuple[ImageSet, ImageSet]:
     if split not in FILES and split != "train+test":
         raise ValueError(f"data.split={split} is not allowed for cifar10 (allowed: train+test, train, test)")

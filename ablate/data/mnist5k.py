@@ -11,7 +11,7 @@ import torch
 from ablate.data.base import ImageSet, cache_dir
 
 
-def load(root: str | None = None, **_) -> ImageSet:
+def load(root: str | None = None) -> ImageSet:
     folder = cache_dir(root) / "mnist5k"
     x_path, y_path = folder / "images.npy", folder / "labels.npy"
     if x_path.exists() and y_path.exists():

@@ -83,7 +83,6 @@ def load_mnist(
     eval_fraction: float = 0.2,
     split_seed: int = 0,
     limit: int | None = None,
-    **_,
 ) -> tuple[ImageSet, ImageSet]:
     return _load("MNIST", "mnist", root, download, split, eval_fraction, split_seed, limit)
 
@@ -95,6 +94,5 @@ def load_fashion_mnist(
     eval_fraction: float = 0.2,
     split_seed: int = 0,
     limit: int | None = None,
-    **_,
 ) -> tuple[ImageSet, ImageSet]:
     return _load("FashionMNIST", "fashion_mnist", root, download, split, eval_fraction, split_seed, limit)

@@ -77,7 +77,6 @@ def load(
     split_seed: int = 0,
     limit: int | None = None,
     eval_fraction: float = 0.2,
-    **_,
 ) -> tuple[ImageSet, ImageSet]:
     size = (int(image_size[0]), int(image_size[1]))
     train_photos = [photo(name) for name in TRAIN_PHOTOS]

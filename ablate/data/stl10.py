@@ -57,7 +57,6 @@ def load(
     eval_fraction: float = 0.2,
     split_seed: int = 0,
     limit: int | None = None,
-    **_,
 ) -> tuple[ImageSet, ImageSet]:
     folder = cache_dir(root).absolute() / FOLDER
     parts = {"train+test": ["train", "test"], "train": ["train"], "test": ["test"], "unlabeled": ["unlabeled"]}

@@ -1,4 +1,5 @@
-"""Cluster purity as STUDY.md defines it."""
+"""Cluster purity as the article defines it: the 2019 blog article "U-Net as an autoencoder
+(from self-reconstruction to colorizing grayscale images)"."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Models: plain torch modules that take typed arguments and return (output, latent)."""
+"""Models: plain torch modules that take typed arguments and return (raw output, latent)."""
 
-from ablate.models.unet import UNet, count_parameters
+from ablate.models.base import count_parameters
+from ablate.models.unet import UNet
 
 __all__ = ["UNet", "count_parameters"]

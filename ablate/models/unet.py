@@ -1,8 +1,11 @@
 """The U-Net of the study, with its two ablation switches.
 
-Follows STUDY.md: block = 2 x [Conv3x3 same -> BatchNorm -> ReLU]; encoder blocks with
-MaxPool 2; a middle block whose second activation is tanh (its output is the latent when
-there is no bottleneck); decoder = ConvTranspose k2 s2 -> (concat skip) -> block; Conv1x1 out.
+Follows the article (2019 blog post "U-Net as an autoencoder (from self-reconstruction to
+colorizing grayscale images)", after Ronneberger et al. 2015, with "same" padding):
+block = 2 x [Conv3x3 same -> BatchNorm -> ReLU]; encoder blocks with MaxPool 2; a middle block
+whose second activation is tanh (its output is the latent when there is no bottleneck);
+decoder = ConvTranspose k2 s2 -> (concat skip) -> block; Conv1x1 out.
+The output is raw: the task applies its activation (a sigmoid for images, none for logits).
 
 The switches follow segmentation_models_pytorch's decoder: skip channels are a list with 0
 where there is no skip and the skip tensor is then None; the dense bottleneck sits in a
@@ -10,8 +13,6 @@ module slot that is nn.Identity() when switched off. Plain torch: no Hydra in he
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -40,12 +41,12 @@ class DenseBottleneck(nn.Module):
         flat = channels * height * width
         self.encode = nn.Sequential(nn.Flatten(), nn.Linear(flat, dim), nn.Tanh())
         self.decode = nn.Sequential(nn.Linear(dim, flat), nn.ReLU(inplace=True))
-        self.latent: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the latent is kept on the module so UNet.forward can return it whichever slot is active
-        self.latent = self.encode(x)
-        return self.decode(self.latent).view(-1, *self.shape)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the decoded feature map, the latent): returned, not kept, so torch.func and
+        torch.compile see a pure function."""
+        latent = self.encode(x)
+        return self.decode(latent).view(-1, *self.shape), latent
 
 
 class DecoderBlock(nn.Module):
@@ -63,7 +64,7 @@ class DecoderBlock(nn.Module):
 
 class UNet(nn.Module):
     """U-Net (skip=True) or plain convolutional autoencoder (skip=False), with an optional
-    dense bottleneck. forward(x) returns (output, latent) with latent flattened to (N, D)."""
+    dense bottleneck. forward(x) returns (raw output, latent) with latent flattened to (N, D)."""
 
     def __init__(
         self,
@@ -75,7 +76,6 @@ class UNet(nn.Module):
         bottleneck: bool = False,
         bottleneck_dim: int = 16,
         input_size: tuple[int, int] = (28, 28),
-        final_activation: str | None = "sigmoid",
     ):
         super().__init__()
         check_input_size(input_size, len(channels))
@@ -99,8 +99,7 @@ class UNet(nn.Module):
             self.decoder.append(DecoderBlock(prev, skip_ch, ch))
             prev = ch
         self.head = nn.Conv2d(prev, out_channels, 1)
-        self.final = nn.Sigmoid() if final_activation == "sigmoid" else nn.Identity()
-        self.skip = skip
+        self.skip, self.bottleneck = skip, bottleneck
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = []
@@ -109,58 +108,25 @@ class UNet(nn.Module):
             features.append(x)
             x = self.pool(x)
         middle = self.middle(x)
-        x = self.center(middle)
-        latent = self.center.latent if isinstance(self.center, DenseBottleneck) else middle.flatten(1)
+        if self.bottleneck:
+            x, latent = self.center(middle)
+        else:  # the latent is the tanh middle itself
+            x, latent = self.center(middle), middle.flatten(1)
 
         skips = reversed(features) if self.skip else [None] * len(features)
         for block, skip in zip(self.decoder, skips, strict=True):
             x = block(x, skip)
-        return self.final(self.head(x)), latent
+        return self.head(x), latent
 
 
 def check_input_size(input_size: tuple[int, int], depth: int) -> None:
-    """Each encoder level halves the image, so both sides must divide by 2**depth."""
+    """Each encoder level halves the image, so both sides must divide by 2**depth. The message
+    starts with the argument at fault (how ablate's preflight names the config key)."""
     factor = 2**depth
     bad = [s for s in input_size if s <= 0 or s % factor]
     if bad:
         ok = ", ".join(str(factor * k) for k in range(1, 5))
         raise ValueError(
-            f"input size {tuple(input_size)} cannot be halved {depth} times: "
+            f"channels: input size {tuple(input_size)} cannot be halved {depth} times: "
             f"each side must be a positive multiple of {factor} (e.g. {ok})"
         )
-
-
-def count_parameters(model: nn.Module) -> dict[str, int]:
-    """Trainable parameters, and BatchNorm running statistics counted the way Keras does
-    (moving mean and variance as non-trainable weights; the batch counter is not one)."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    stats = sum(
-        m.running_mean.numel() + m.running_var.numel()
-        for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None
-    )
-    return {"trainable": trainable, "non_trainable": stats, "keras_total": trainable + stats}
-
-
-def macs_per_image(model: nn.Module, in_channels: int, input_size: tuple[int, int]) -> int:
-    """Multiply-accumulates of one forward pass (convolutions and dense layers)."""
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            total += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
-        elif isinstance(module, nn.ConvTranspose2d):
-            total += inputs[0].numel() * module.out_channels * math.prod(module.kernel_size)
-        elif isinstance(module, nn.Linear):
-            total += module.in_features * module.out_features * output.shape[0]
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, in_channels, *input_size))
-    model.train(was_training)
-    for h in handles:
-        h.remove()
-    return total

@@ -28,7 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("study", nargs="?", help="experiment name (its latest sweep) or a parent run id")
     p.add_argument("--experiment", help="experiment name: report its latest sweep (runs tagged ablate.kind=sweep)")
     p.add_argument("--run-id", help="the sweep's parent run id")
-    p.add_argument("--out", type=Path, help="output folder (default: reports/<experiment>-<run id[:8]>)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: <tracking.report_dir of the sweep, else reports>/<experiment>-<run id[:8]>)",
+    )
     p.add_argument(
         "--tracking-uri",
         help="tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db in the current folder)",
@@ -68,6 +72,14 @@ def _parent(tracker, args) -> dict:
     return sweeps[0]
 
 
+def _report_dir(tracker, parent: dict) -> Path:
+    """The sweep's `tracking.report_dir`, as its jobs logged it ("reports" when none did)."""
+    for child in tracker.children(parent["experiment_id"], parent["run_id"]):
+        if "tracking.report_dir" in child["params"]:
+            return Path(child["params"]["tracking.report_dir"])
+    return Path("reports")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -77,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tracker = _store(args.tracking_uri)
         parent = _parent(tracker, args)
-        out = args.out or Path("reports") / f"{tracker.experiment_name(parent['experiment_id'])}-{parent['run_id'][:8]}"
+        out = args.out or _report_dir(tracker, parent) / (
+            f"{tracker.experiment_name(parent['experiment_id'])}-{parent['run_id'][:8]}"
+        )
         try:
             out.mkdir(parents=True, exist_ok=True)
             (out / ".write-test").write_text("")

@@ -1,4 +1,5 @@
-"""The article's published purity table (STUDY.md). The only code that knows the names
+"""The article's published purity table: the 2019 blog article "U-Net as an autoencoder (from
+self-reconstruction to colorizing grayscale images)". The only code that knows the names
 skip and bottleneck: it adds a reference column where a row's factors match the article's."""
 
 from __future__ import annotations

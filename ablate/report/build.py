@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ablate.report import article, export, figures, tables
+from ablate.report import article, export, figures, markdown, tables
 from ablate.report.analysis import Section, analyze
 from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
 from ablate.report.search import best_params_section
@@ -105,7 +105,7 @@ def _progress(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str
                 row.append("—")
         rows.append(row)
     header = ["arm", *(f"epoch {e}" for e in epochs)]
-    return ["### Progress (each grid: input, output, ground truth)", "", *tables.table(header, rows), ""]
+    return ["### Progress (each grid: input, output, ground truth)", "", *markdown.table(header, rows), ""]
 
 
 def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]:

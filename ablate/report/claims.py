@@ -1,4 +1,5 @@
-"""The article's three claims (STUDY.md) as verdicts on the effects table.
+"""The article's three claims as verdicts on the effects table (the article: the 2019 blog article
+"U-Net as an autoencoder (from self-reconstruction to colorizing grayscale images)").
 
 With article.py the only code that knows the names skip and bottleneck. Each verdict reads
 effects already in the report's effects table, so every number it quotes is in a table.

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ablate.curves import PER_EPOCH
 from ablate.tracking import Tracker
 
 # swept keys that are not factors: seeds are replicates, task and data get tables of their own
@@ -18,7 +19,7 @@ REPLICATE = "seed"
 GROUP_KEYS = {"task": "task.name", "data": "data.name"}
 GROUPS = tuple(GROUP_KEYS.values())
 # per-epoch metrics read back as curves (step = epoch); the quality ones only exist for some tasks
-CURVES = ("train_loss", "eval_loss", "psnr", "ssim", "miou", "pixel_acc")
+CURVES = tuple(PER_EPOCH)
 EARLY = "eval_loss_epoch1"  # derived: eval loss after the first epoch ("how fast does it learn")
 
 

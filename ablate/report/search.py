@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ablate.report.markdown import table
+
 STUDY = "ablate.optuna.study"  # the tag the sweeper puts on each arm's run
 
 
@@ -23,9 +25,8 @@ def best_params_section(children: list[dict[str, Any]]) -> list[str]:
         f"Every arm was tuned by a study of its own over the same space and budget; the tables above show "
         f"each arm's best trial by `{tags.get('ablate.optuna.metric')}` ({tags.get('ablate.optuna.direction')}).",
         "",
-        "| arm | study | trials | best trial | best value | " + " | ".join(f"`{p}`" for p in params) + " |",
-        "|---|---|---|---|---|" + "---|" * len(params),
     ]
+    rows = []
     for c in arms:
         t = c["tags"]
         best = json.loads(t.get("ablate.optuna.best_params", "{}"))
@@ -39,8 +40,9 @@ def best_params_section(children: list[dict[str, Any]]) -> list[str]:
             f"{float(value):.6g}" if value else "—",
             *(_show(best.get(p, "—")) for p in params),
         ]
-        lines.append("| " + " | ".join(str(x) for x in cells) + " |")
-    return [*lines, ""]
+        rows.append(cells)
+    header = ["arm", "study", "trials", "best trial", "best value", *(f"`{p}`" for p in params)]
+    return [*lines, *table(header, rows), ""]
 
 
 def _show(value: Any) -> str:

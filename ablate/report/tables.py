@@ -7,6 +7,7 @@ import math
 from ablate.report import article
 from ablate.report.collect import EARLY
 from ablate.report.effects import Cell, Effect, Grid
+from ablate.report.markdown import table
 from ablate.report.stats import summarize
 
 CLUSTER = ("purity_mean", "purity_std", "nmi_mean", "ari_mean", "latent_dim")
@@ -55,10 +56,6 @@ def fmt_p(p: float) -> str:
 
 def signed(x: float, metric: str) -> str:
     return "—" if not math.isfinite(x) else ("+" if x > 1e-12 else "") + fmt(x, metric)
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def present(g: Grid, metrics: tuple[str, ...]) -> list[str]:

@@ -15,8 +15,6 @@ def image_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class Autoencode(Task):
-    name = "autoencode"
-
     def out_channels(self, data_channels: int) -> int:
         return data_channels
 

@@ -1,8 +1,7 @@
-"""The interface every task implements, and lookup by dotted path."""
+"""The interface every task implements. A task is built from `task._target_` (a Task subclass)
+with its own keyword arguments (ablate/components.py); `task.name` labels its report tables."""
 
 from __future__ import annotations
-
-import importlib
 
 import torch
 
@@ -12,12 +11,14 @@ from ablate.tasks.metrics import image_sums
 class Task:
     """Image-to-image by default: outputs in [0, 1], PSNR and SSIM as quality metrics."""
 
-    name = "task"
-    final_activation: str | None = "sigmoid"  # None for logits (segmentation)
-
     def check(self, channels: int, labelled: bool) -> str | None:
         """None if the task can run on this data, else a one-line reason."""
         return None
+
+    def output(self, raw: torch.Tensor) -> torch.Tensor:
+        """The model's raw output made into the task's output: the task, not the model, owns the
+        output activation (images: a sigmoid into [0, 1]; segmentation: logits, left raw)."""
+        return torch.sigmoid(raw)
 
     def in_channels(self, data_channels: int) -> int:
         return data_channels
@@ -43,8 +44,3 @@ class Task:
     def show(self, inputs: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
         """Rows of a progress grid (input | output | ground truth), images in [0, 1]."""
         return [inputs, output, target]
-
-
-def load_task(impl: str) -> Task:
-    module, _, cls = impl.rpartition(".")
-    return getattr(importlib.import_module(module), cls)()

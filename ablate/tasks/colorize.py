@@ -17,8 +17,6 @@ def luma(rgb: torch.Tensor) -> torch.Tensor:
 
 
 class Colorize(Task):
-    name = "colorize"
-
     def check(self, channels: int, labelled: bool) -> str | None:
         if channels != 3:
             return (

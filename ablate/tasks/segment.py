@@ -31,9 +31,10 @@ def _palette(classes: int, device) -> torch.Tensor:
 
 
 class Segment(Task):
-    name = "segment"
-    final_activation = None  # logits; cross-entropy applies the softmax
     classes = 11  # 10 digits + background
+
+    def output(self, raw):
+        return raw  # logits: cross-entropy applies the softmax
 
     def check(self, channels: int, labelled: bool) -> str | None:
         if not labelled:

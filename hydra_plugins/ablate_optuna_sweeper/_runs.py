@@ -95,7 +95,8 @@ class StudyRun:
     def _adopt(self, best: Any) -> None:
         """The best trial's params, metric histories and data spec become the arm's; its progress
         pictures stay with its run (ablate.reused_from points there, as for a skipped job)."""
-        from ablate.tracking import REUSED, copy_results
+        from ablate.resume import copy_results
+        from ablate.tracking import REUSED
 
         source = self.tracker.find_run(best.user_attrs.get("ablate:run_id", "")) if best.user_attrs else None
         if source is None:  # the best trial ran against another tracking store

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ from hydra_plugins.ablate_optuna_sweeper._settings import Settings, SettingsErro
 from hydra_plugins.ablate_optuna_sweeper._storage import Heartbeat, Retry, consumed, open_study, storage_url
 
 log = logging.getLogger(__name__)
-# config keys that never change what a trial computes: left out of the study's identity
-_NEUTRAL = re.compile(r"^(tracking\.|trainer\.(progress|threads|device|checkpoint)$|data\.(root|download)$|hparams$)")
 
 
 def _key(override: str) -> str:
@@ -60,20 +57,14 @@ def study_name(settings: Settings, config: DictConfig, arm: list[str], swept: se
     if settings.study_name:
         return name
     # unresolved (Hydra's own node, e.g. hydra.job.num, exists only per job): what the user wrote
-    flat = _flatten(OmegaConf.to_container(arm_config, resolve=False, enum_to_str=True))
-    kept = {k: v for k, v in flat.items() if not _NEUTRAL.match(k) and k not in settings.space}
+    from ablate.config import flatten
+    from ablate.fingerprint import neutral  # keys that never change what a trial computes
+
+    tree = OmegaConf.to_container(arm_config, resolve=False, enum_to_str=True)
+    flat = flatten({k: v for k, v in tree.items() if k != "hydra"})
+    kept = {k: v for k, v in flat.items() if not neutral(k) and k != "hparams" and k not in settings.space}
     kept["hydra.sweeper"] = [settings.space, settings.metric, settings.direction]  # not n_trials: a rerun tops up
     return f"{name}-{hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:6]}"
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix[:-1]: tree}
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        if k != "hydra" or prefix:
-            out.update(_flatten(v, f"{prefix}{k}."))
-    return out
 
 
 def encode(spec: dict[str, Any]) -> str:
@@ -100,12 +91,12 @@ def outcome(settings: Settings, ret: JobReturn) -> tuple[str, float | None, str 
 
 
 def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str]) -> list[Any]:
-    from ablate.run import ENV_TRIAL
+    from ablate.hooks import ENV_HOOK
     from ablate.tracking import ENV_PARENT, ENV_URI
     from hydra_plugins.ablate_optuna_sweeper._runs import StudyRun
 
     jobs, swept = arms(settings, arguments)
-    _declare_env(config, [ENV_TRIAL, ENV_PARENT])
+    _declare_env(config, [ENV_HOOK, ENV_PARENT])
     distributions = {key: distribution(key, spec) for key, spec in settings.space.items()}
     launch_dir = Path(config.hydra.runtime.cwd)
     next_job = 0
@@ -142,7 +133,8 @@ def _search(settings, study, run, arm, url, distributions, launcher, next_job: i
     import optuna
     from optuna.trial import TrialState
 
-    from ablate.run import ENV_TRIAL
+    from ablate.hooks import ENV_HOOK
+    from hydra_plugins.ablate_optuna_sweeper._trial import trial_hook
 
     prune_metric, sign = settings.pruning_metric() if settings.pruner is not None else (None, 1.0)
     while True:
@@ -164,7 +156,7 @@ def _search(settings, study, run, arm, url, distributions, launcher, next_job: i
                 "metric": prune_metric,
                 "sign": sign,
             }
-            env = {ENV_TRIAL: encode(spec), **run.env()}
+            env = {ENV_HOOK: trial_hook(encode(spec)), **run.env()}
             values = [f"{k}={override_value(v)}" for k, v in trial.params.items()]
             batch.append([*arm, *values, *(f"hydra.job.env_set.{k}='{v}'" for k, v in env.items())])
         with Heartbeat(study, trials, settings.heartbeat_interval):

@@ -13,6 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.curves import PER_EPOCH
+
 KEY = "hydra.sweeper"
 DIRECTIONS = ("minimize", "maximize")
 SAMPLERS = {
@@ -31,15 +33,6 @@ PRUNERS = {
     "successive_halving": "SuccessiveHalvingPruner",
     "wilcoxon": "WilcoxonPruner",
     "nop": "NopPruner",
-}
-# metrics logged after every epoch (ablate.train), with the direction that is better for each
-PER_EPOCH = {
-    "train_loss": "minimize",
-    "eval_loss": "minimize",
-    "psnr": "maximize",
-    "ssim": "maximize",
-    "miou": "maximize",
-    "pixel_acc": "maximize",
 }
 _RANGE_KEYS = {"low", "high", "log", "step", "type"}
 

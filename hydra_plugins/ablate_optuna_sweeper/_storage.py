@@ -20,8 +20,10 @@ def storage_url(settings: Settings, launch_dir: Path, name: str, tracking: str |
     if url is None:
         slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_")[:120]
         url = f"sqlite:///{(launch_dir / settings.storage_dir / f'{slug}.db').resolve()}"
-    elif url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = "sqlite:///" + str((launch_dir / url[len("sqlite:///") :]).resolve())
+    else:
+        from ablate.tracking import absolute_sqlite
+
+        url = absolute_sqlite(url, launch_dir)
     if tracking and url == tracking:  # both keep an alembic_version table: they must not share a database
         raise SettingsError(f"{KEY}.storage: is the MLflow tracking database (allowed: any other database)")
     return url

@@ -1,6 +1,7 @@
-"""The job's side of a trial: `ablate.run` builds this from $ABLATE_OPTUNA_TRIAL (set per job by the
-sweeper through hydra.job.env_set, so in-process, joblib and SLURM jobs alike) and calls it after
-every epoch: it reports the per-epoch metric to the trial and stops the job when the pruner says so."""
+"""The job's side of a trial, an epoch hook (ablate/hooks.py): the sweeper sets each job's
+$ABLATE_EPOCH_HOOK to this class and the trial's encoded spec (through hydra.job.env_set, so
+in-process, joblib and SLURM jobs alike); the job calls it after every epoch: it reports the
+per-epoch metric to the trial and stops the job (ablate.hooks.Pruned) when the pruner says so."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ import base64
 import json
 import math
 from typing import Any
+
+from ablate.hooks import hook_spec
+
+FACTORY = "hydra_plugins.ablate_optuna_sweeper._trial.TrialHook"
+
+
+def trial_hook(encoded: str) -> str:
+    """The $ABLATE_EPOCH_HOOK value of a trial's job."""
+    return hook_spec(FACTORY, encoded)
 
 
 class TrialHook:
@@ -48,7 +58,7 @@ class TrialHook:
         trial = self.trial()
         trial.report(self.sign * values[self.metric], epoch)
         if trial.should_prune():
-            from ablate.run import Pruned
+            from ablate.hooks import Pruned
 
             raise Pruned(
                 epoch,

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ablate.tracking import Tracker
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 FILES = ("report.md", "results.csv", "cells.csv", "effects.csv", "results.json")
 _TEMPLATE: list[Path] = []
 

@@ -1,0 +1,14 @@
+"""Settings for real runs of ablate in the tests."""
+
+from __future__ import annotations
+
+# tiny, fast settings for real runs on the CPU
+TINY = [
+    "data.limit=300",
+    "trainer.epochs=2",
+    "trainer.batch_size=64",
+    "trainer.progress=false",
+    "eval.kmeans_seeds=2",
+    "eval.n_init=1",
+    "trainer.snapshots=4",
+]

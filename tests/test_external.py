@@ -1,0 +1,74 @@
+"""A model from outside the repository: examples/fcae (a package of its own with its own
+conf/model/fcae.yaml), run from a folder outside the repo through Hydra's standard search path,
+with nothing under ablate/ edited: runs tracked, purity scored, report written; its keys checked
+before anything runs, against its constructor's signature (it has no schema)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from helpers.runs import TINY
+from helpers.wheel import REPO
+from mlflow.tracking import MlflowClient
+
+EXAMPLE = REPO / "examples" / "fcae"
+SEARCH = f"hydra.searchpath=[file://{EXAMPLE / 'conf'}]"
+
+
+@pytest.fixture
+def fcae(monkeypatch, launch_dir):
+    """The example package importable, as `pip install -e examples/fcae` would make it."""
+    assert REPO not in launch_dir.parents and launch_dir != REPO
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+
+
+@pytest.mark.slow
+def test_a_two_cell_sweep_over_an_external_models_key(ablate_cli, launch_dir, fcae):
+    code, out, err = ablate_cli("-m", SEARCH, "model=fcae", "model.hidden=32,64", *TINY, "tracking.experiment=ext")
+    assert code == 0, err
+    report = out.strip().splitlines()[-1]
+    assert report.startswith("report: ")
+    text = (launch_dir / report.split(": ", 1)[1]).read_text()
+    assert "model.hidden" in text and "| 32 |" in text and "| 64 |" in text
+
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ext")
+    children = [r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.data.params["model.hidden"] for r in children) == ["32", "64"]
+    for run in children:
+        assert run.info.status == "FINISHED"
+        assert run.data.params["model._target_"] == "fcae.FCAutoencoder"
+        assert run.data.metrics["latent_dim"] == 16  # the model's own latent, scored by k-means
+        assert 0.1 < run.data.metrics["purity_mean"] <= 1 and math.isfinite(run.data.metrics["final_eval_loss"])
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["model.hiden=3"], "model.hiden: unknown key (allowed: _target_, hidden, latent)"),
+        (["+model.hiden=3"], "model.hiden: unknown key for fcae.FCAutoencoder (allowed: _target_, hidden, latent)"),
+        (["+model.in_channels=3"], "model.in_channels: set by ablate for fcae.FCAutoencoder"),
+        (
+            ["model._target_=fcae.FCAutoencodr"],
+            "model._target_=fcae.FCAutoencodr: cannot import it: fcae has no FCAutoencodr",
+        ),
+    ],
+    ids=["typo", "added-typo", "supplied", "target"],
+)
+@pytest.mark.parametrize("how", ["searchpath", "config-dir"])
+def test_an_external_models_bad_keys_are_one_line(ablate_cli, launch_dir, fcae, args, expected, how):
+    where = [SEARCH] if how == "searchpath" else ["--config-dir", str(EXAMPLE / "conf")]
+    code, out, err = ablate_cli("-m", *where, "model=fcae", "model.latent=8,16", *args)
+    assert code == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], err
+    assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()
+
+
+def test_a_builtin_models_typo_names_its_schemas_keys(ablate_cli, launch_dir):
+    code, _, err = ablate_cli("model.skp=false")
+    assert code == 2
+    assert err.strip() == (
+        "error: model.skp: unknown key (allowed: _target_, channels, middle, skip, bottleneck, bottleneck_dim)"
+    )
