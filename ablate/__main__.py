@@ -76,6 +76,10 @@ def _app(cfg: DictConfig):
 def main() -> None:
     args = sys.argv[1:]
     flags, overrides, dirs = split_args(args)
+    for folder in dirs:
+        if not os.path.isdir(folder):
+            print(f"error: --config-dir {folder}: no such folder", file=sys.stderr)
+            sys.exit(2)
     if not _INSPECT.intersection(flags):
         from ablate.preflight import preflight
 

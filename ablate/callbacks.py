@@ -142,6 +142,8 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
         if not (spec.get("labelled") and config.eval.latent):
             continue
         _, eval_set = load_split(spec)
+        if eval_set.labels is None:  # a loader that said labelled but gave no labels
+            continue
         q = cluster_quality(
             eval_set.images.flatten(1).numpy(),
             eval_set.labels.numpy(),

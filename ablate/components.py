@@ -29,9 +29,12 @@ from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import OmegaConf
 
 from ablate.config import Config, ConfigError
+from ablate.schemas import DataConfig
 
-# the keys every dataset node has (ablate.schemas.DataConfig): read by the framework
-DATA_KEYS = ("name", "channels", "image_size", "labelled", "limit", "eval_fraction", "split_seed")
+# the keys every dataset node has (ablate.schemas.DataConfig): read by the framework; a dataset
+# without a schema must set the first ones, and may leave the split's (defaults from DataConfig)
+DATA_KEYS = tuple(f.name for f in dataclasses.fields(DataConfig) if f.name != "_target_")
+DATA_REQUIRED = ("channels", "image_size", "labelled")
 # keys the framework reads from a node and never passes on, and keyword arguments it supplies
 RESERVED = {"model": (), "task": ("name",), "data": DATA_KEYS}
 SUPPLIED = {"model": ("in_channels", "out_channels", "input_size"), "task": (), "data": ()}
@@ -39,9 +42,10 @@ GROUPS = ("data", "task", "model")
 
 
 def as_dict(node: Any) -> dict[str, Any]:
-    """A component node (schema dataclass, DictConfig or dict) as a plain dict."""
+    """A component node (schema dataclass, DictConfig or dict) as a plain dict. A dataclass's
+    extra attributes count: OmegaConf.to_object keeps a `+key` added to a typed node as one."""
     if dataclasses.is_dataclass(node):
-        return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}
+        return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)} | dict(vars(node))
     if OmegaConf.is_config(node):
         return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
     return dict(node)
@@ -91,6 +95,11 @@ def check(group: str, node: Any) -> None:
     its keyword arguments (reserved keys aside)."""
     plain = as_dict(node)
     names, takes_any = _parameters(locate(group, plain))
+    missing = [k for k in DATA_REQUIRED if k not in plain] if group == "data" else []
+    if missing:
+        raise ConfigError(
+            f"data.{missing[0]}: missing for {plain['_target_']} (a dataset's YAML sets {', '.join(DATA_REQUIRED)})"
+        )
     if takes_any:
         return
     for key in plain:
@@ -128,19 +137,22 @@ def build_task(node: Any):
 
 
 def build_model(node: Any, in_channels: int, out_channels: int, input_size: tuple[int, int]):
-    supplied = {"in_channels": in_channels, "out_channels": out_channels, "input_size": input_size}
-    return instantiate(_kwargs("model", node), **supplied)
+    # a partial, called here: Hydra would merge the arguments into its config (a tuple -> a list)
+    build = instantiate({**_kwargs("model", node), "_partial_": True})
+    return build(in_channels=in_channels, out_channels=out_channels, input_size=tuple(input_size))
 
 
 def data_spec(node: Any) -> dict[str, Any]:
     """The dataset node as a flat, JSON-able dict: what the run is tagged with, and all that
     `load_split` needs to load the same images again (the sweep's raw-pixel baseline does). An
-    external dataset without a schema takes DataConfig's defaults for the keys it leaves out."""
-    from ablate.schemas import DataConfig
-
+    external dataset without a schema takes DataConfig's defaults for the split's keys and, for
+    its name, its loader's module name."""
     spec = as_dict(node)
     module = str(spec.get("_target_", "")).rsplit(".", 2)
-    defaults = {**as_dict(DataConfig()), "name": module[-2] if len(module) > 1 else module[0]}
+    defaults = {
+        f.name: f.default for f in dataclasses.fields(DataConfig) if f.name in ("limit", "eval_fraction", "split_seed")
+    }
+    defaults["name"] = module[-2] if len(module) > 1 else module[0]
     return {**{k: v for k, v in defaults.items() if k in DATA_KEYS}, **spec}
 
 
@@ -162,9 +174,12 @@ _ARGUMENT = re.compile(r"^(\w+): (.*)$", re.S)
 
 def misfit(model: Any, task: Any, data: dict[str, Any]) -> str | None:
     """Why this model, task and dataset cannot run together, in one line (None if they can). The
-    model is built on the meta device (no memory, no weights initialised): a model rejects input it
-    cannot take in its constructor with a ValueError, starting with the argument at fault."""
+    model is built on the meta device (no memory, no weights initialised), so its own check of the
+    input size runs (ablate.models.InputSizeError). Any other ValueError or TypeError is a bad
+    value: ConfigError. A model that cannot be built on the meta device is left to its job."""
     import torch
+
+    from ablate.models import InputSizeError
 
     channels, size = data["channels"], tuple(data["image_size"])
     reason = task.check(channels, data["labelled"])
@@ -173,9 +188,14 @@ def misfit(model: Any, task: Any, data: dict[str, Any]) -> str | None:
     try:
         with torch.device("meta"):
             build_model(model, task.in_channels(channels), task.out_channels(channels), size)
-    except ValueError as exc:
+    except InputSizeError as exc:
         message = " ".join(str(exc).split())
         found = _ARGUMENT.match(message)
         key = f"model.{found.group(1)}" if found else "model"
         return f"data.image_size / {key}: {found.group(2) if found else message}"
+    except (ValueError, TypeError) as exc:
+        target = as_dict(model).get("_target_")
+        raise ConfigError(f"model ({target}): {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    except Exception:  # noqa: BLE001 - meta tensors cannot do everything (e.g. .item()): not a verdict
+        return None
     return None

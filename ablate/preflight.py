@@ -21,7 +21,7 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.utils import get_class
+from hydra._internal.utils import _locate
 from omegaconf import DictConfig, OmegaConf
 
 from ablate import components
@@ -164,7 +164,7 @@ def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) ->
     job = next((j for j in jobs if not j.reason), jobs[0])
     hydra = compose(CONFIG_NAME, overrides=job.overrides, return_hydra_config=True).hydra
     target = hydra.sweeper.get("_target_")
-    check = getattr(get_class(str(target)), "preflight", None) if target else None
+    check = getattr(_locate(str(target)), "preflight", None) if target else None
     if check is None:
         return
 

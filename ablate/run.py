@@ -34,7 +34,6 @@ from ablate.train import evaluate, make_optimizer, resolve_device, seed_everythi
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     conf = to_object(cfg)
-    components.check_all(conf)
     where = hydra_job()
     redact_saved_config(where)
     plain = plain_config(cfg)
@@ -120,6 +119,7 @@ class Job:
 
     def execute(self) -> dict[str, float]:
         conf, tracker, run_id = self.conf, self.tracker, self.run_id
+        components.check_all(conf)  # preflight did, where the command ran; a worker may lack a module
         tracker.set_tags(run_id, assign_resources(conf.trainer.threads))  # GPU and threads, before CUDA starts
         seed_everything(conf.seed)
         device = resolve_device(conf.trainer.device.value)

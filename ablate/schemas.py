@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 from ablate.config import ConfigError, positive
 
@@ -34,8 +35,8 @@ class UNetConfig:
 
 @dataclass
 class TaskConfig:
-    _target_: str = "ablate.tasks.autoencode.Autoencode"
-    name: str = "autoencode"  # the label of the task's tables in the report (not passed to the task)
+    _target_: str = MISSING  # a Task subclass
+    name: str = MISSING  # the label of the task's tables in the report (not passed to the task)
 
 
 @dataclass
@@ -43,8 +44,8 @@ class DataConfig:
     """The keys every dataset has (ablate.components.DATA_KEYS): what validation needs before
     anything is loaded, and the fixed train/eval split. A loader gets those its signature names."""
 
-    _target_: str = "ablate.data.mnist5k.load"
-    name: str = "mnist5k"  # the label of the dataset's tables in the report
+    _target_: str = MISSING  # a loader: a function (or class) returning an ImageSet or a (train, eval) pair
+    name: str = MISSING  # the label of the dataset's tables in the report
     channels: int = 1
     image_size: list[int] = field(default_factory=lambda: [28, 28])
     labelled: bool = True

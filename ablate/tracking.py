@@ -178,9 +178,9 @@ class Tracker:
         status: str | None = None,
     ) -> list[dict[str, Any]]:
         """The experiment's runs with these tag and param values (and status), oldest first."""
-        quote = lambda v: str(v).replace("'", "\\'")  # noqa: E731
-        terms = [f"tags.`{k}` = '{quote(v)}'" for k, v in (tags or {}).items()]
-        terms += [f"params.`{k}` = '{quote(v)}'" for k, v in (params or {}).items()]
+        quote = lambda v: f'"{v}"' if "'" in str(v) else f"'{v}'"  # noqa: E731 - MLflow has no escapes
+        terms = [f"tags.`{k}` = {quote(v)}" for k, v in (tags or {}).items()]
+        terms += [f"params.`{k}` = {quote(v)}" for k, v in (params or {}).items()]
         terms += [f"attributes.status = '{status}'"] if status else []
         runs = self.client.search_runs([experiment_id], filter_string=" and ".join(terms), max_results=10000)
         return sorted((_as_dict(r) for r in runs), key=lambda r: (r["start_time"], r["run_id"]))

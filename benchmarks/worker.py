@@ -22,7 +22,7 @@ def baseline_loop(model, train_images, eval_images, epochs: int) -> list[float]:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from ablate.tasks.autoencode import image_loss
+    from ablate.tasks.autoencode import Autoencode, image_loss
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_loader = DataLoader(TensorDataset(train_images), batch_size=128, shuffle=True)
@@ -34,7 +34,7 @@ def baseline_loop(model, train_images, eval_images, epochs: int) -> list[float]:
         total = 0.0
         for (x,) in train_loader:
             raw, _ = model(x)
-            output = torch.sigmoid(raw)  # the autoencoding task's output activation
+            output = Autoencode().output(raw)  # the task owns the output activation
             loss = image_loss(output, x)
             optimizer.zero_grad()
             loss.backward()
@@ -44,7 +44,7 @@ def baseline_loop(model, train_images, eval_images, epochs: int) -> list[float]:
         with torch.no_grad():
             for (x,) in eval_loader:
                 raw, _ = model(x)
-                output = torch.sigmoid(raw)  # the autoencoding task's output activation
+                output = Autoencode().output(raw)  # the task owns the output activation
                 total += image_loss(output, x).item()
         times.append(time.perf_counter() - tic)
     return times
@@ -154,7 +154,7 @@ def task_preset(args: dict) -> dict:
     """Seconds per training image of a model preset (a few steps at a small batch for `stl`)."""
     import torch
 
-    from ablate.tasks.autoencode import image_loss
+    from ablate.tasks.autoencode import Autoencode, image_loss
     from benchmarks.common import build_unet
 
     torch.set_num_threads(_threads())
@@ -166,7 +166,7 @@ def task_preset(args: dict) -> dict:
     for _ in range(args["steps"] + 1):
         tic = time.perf_counter()
         raw, _ = model(x)
-        output = torch.sigmoid(raw)  # the autoencoding task's output activation
+        output = Autoencode().output(raw)  # the task owns the output activation
         loss = image_loss(output, x)
         optimizer.zero_grad()
         loss.backward()
@@ -182,7 +182,7 @@ def task_profile(args: dict) -> dict:
     import torch
     from torch.profiler import profile
 
-    from ablate.tasks.autoencode import image_loss
+    from ablate.tasks.autoencode import Autoencode, image_loss
     from benchmarks.common import build_unet, macs
 
     torch.set_num_threads(_threads())
@@ -194,7 +194,7 @@ def task_profile(args: dict) -> dict:
 
     def step():
         raw, _ = net(x)
-        output = torch.sigmoid(raw)  # the autoencoding task's output activation
+        output = Autoencode().output(raw)  # the task owns the output activation
         loss = image_loss(output, x)
         optimizer.zero_grad()
         loss.backward()

@@ -247,7 +247,8 @@ def test_data_yaml_composes_and_validates(option):
     register_configs()
     preflight([f"data={option}"], multirun=False)  # schema, ranges, image size vs model, task vs data
     values = compose_data(option)
-    assert values["name"] == option and values.get("download", False) is False  # photos has nothing to fetch
+    assert values["name"] == option and values.get("download", False) is False
+    assert ("download" in values) is (option != "photos")  # the bundled photos have nothing to fetch
     assert values["labelled"] is (option not in ("photos", "stl10_unlabeled"))
     assert values["channels"] == (1 if "mnist" in option else 3)
 

@@ -72,3 +72,45 @@ def test_a_builtin_models_typo_names_its_schemas_keys(ablate_cli, launch_dir):
     assert err.strip() == (
         "error: model.skp: unknown key (allowed: _target_, channels, middle, skip, bottleneck, bottleneck_dim)"
     )
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["+model.skp=false"], "model.skp: unknown key for ablate.models.unet.UNet (allowed: _target_, channels"),
+        (["+data.foo=1"], "data.foo: unknown key for ablate.data.mnist5k.load (allowed: _target_, name, channels"),
+        (["model.channels=[4,8,16]"], "data.image_size / model.channels: input size (28, 28) cannot be halved 3"),
+    ],
+    ids=["added-model-key", "added-data-key", "size-misfit"],
+)
+def test_builtin_components_are_checked_against_their_target_too(ablate_cli, launch_dir, args, expected):
+    code, _, err = ablate_cli(*args)
+    assert code == 2 and err.count("\n") == 1 and expected in err, err
+    assert not (launch_dir / "mlflow.db").exists()
+
+
+def test_a_dataset_without_a_schema_must_say_what_it_holds(ablate_cli, launch_dir, tmp_path):
+    conf = tmp_path / "conf" / "data"
+    conf.mkdir(parents=True)
+    (conf / "mine.yaml").write_text(
+        "_target_: ablate.data.mnist5k.load\nname: mine\nchannels: 1\nimage_size: [28, 28]\n"
+    )
+    code, _, err = ablate_cli("--config-dir", str(tmp_path / "conf"), "data=mine")
+    expected = (
+        "data.labelled: missing for ablate.data.mnist5k.load (a dataset's YAML sets channels, image_size, labelled)"
+    )
+    assert code == 2 and err.strip() == f"error: {expected}"
+    code, _, err = ablate_cli("--config-dir", str(tmp_path / "nowhere"), "data=mine")
+    assert code == 2 and err.strip() == f"error: --config-dir {tmp_path / 'nowhere'}: no such folder"
+
+
+def test_the_meta_device_build_judges_sizes_only():
+    from ablate.components import build_task, misfit
+    from ablate.config import ConfigError
+
+    task = build_task({"_target_": "ablate.tasks.autoencode.Autoencode"})
+    data = {"channels": 1, "image_size": [28, 28], "labelled": True}
+    assert misfit({"_target_": "helpers.models.MetaShy"}, task, data) is None  # .item() on meta: not a verdict
+    assert misfit({"_target_": "helpers.models.Picky", "width": 3}, task, data) is None
+    with pytest.raises(ConfigError, match=r"^model \(helpers.models.Picky\): ValueError: width must be > 0, got 0$"):
+        misfit({"_target_": "helpers.models.Picky", "width": 0}, task, data)

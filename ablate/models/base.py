@@ -11,6 +11,12 @@ from __future__ import annotations
 from torch import nn
 
 
+class InputSizeError(ValueError):
+    """A model cannot take the data's image size (e.g. a U-Net too deep to halve it). The message
+    starts with the constructor argument at fault, `"channels: why"`: ablate's preflight reports
+    it before anything runs as `data.image_size / model.channels: why`, and only that grid cell fails."""
+
+
 def count_parameters(model: nn.Module) -> dict[str, int]:
     """Trainable parameters, and BatchNorm running statistics counted the way Keras does
     (moving mean and variance as non-trainable weights; the batch counter is not one)."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ablate.models.base import InputSizeError
+
 
 class ConvBlock(nn.Sequential):
     """2 x [Conv 3x3 same -> BatchNorm -> activation]; the last activation is configurable."""
@@ -120,13 +122,12 @@ class UNet(nn.Module):
 
 
 def check_input_size(input_size: tuple[int, int], depth: int) -> None:
-    """Each encoder level halves the image, so both sides must divide by 2**depth. The message
-    starts with the argument at fault (how ablate's preflight names the config key)."""
+    """Each encoder level halves the image, so both sides must divide by 2**depth."""
     factor = 2**depth
     bad = [s for s in input_size if s <= 0 or s % factor]
     if bad:
         ok = ", ".join(str(factor * k) for k in range(1, 5))
-        raise ValueError(
+        raise InputSizeError(
             f"channels: input size {tuple(input_size)} cannot be halved {depth} times: "
             f"each side must be a positive multiple of {factor} (e.g. {ok})"
         )

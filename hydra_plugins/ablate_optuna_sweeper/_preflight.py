@@ -38,10 +38,10 @@ def check(
 ) -> None:
     """Raise SettingsError (one line) for the first problem. `problem(extra_overrides)` composes an arm
     with these overrides added and says what is wrong with it, if anything."""
-    options = hparams_options()
-    if choice is not None and choice not in options:  # the group is optional: Hydra does not complain
-        raise SettingsError(f"hparams={choice}: no such option (allowed: {', '.join(options)})")
+    options = hparams_options()  # ablate's own; a folder on the search path may add more
     if not sweeper.get("space"):
+        if choice is not None:  # the group is optional: Hydra does not complain of a missing option
+            raise SettingsError(f"hparams={choice}: no such option (allowed: {', '.join(options)})")
         raise SettingsError(
             f"hydra/sweeper=optuna: no search space (allowed: {', '.join(f'hparams={n}' for n in options)})"
         )

@@ -12,12 +12,10 @@ from typing import Any
 
 from ablate.hooks import hook_spec
 
-FACTORY = "hydra_plugins.ablate_optuna_sweeper._trial.TrialHook"
-
 
 def trial_hook(encoded: str) -> str:
-    """The $ABLATE_EPOCH_HOOK value of a trial's job."""
-    return hook_spec(FACTORY, encoded)
+    """The $ABLATE_EPOCH_HOOK value of a trial's job: TrialHook(encoded) after every epoch."""
+    return hook_spec(f"{TrialHook.__module__}.{TrialHook.__qualname__}", encoded)
 
 
 class TrialHook:

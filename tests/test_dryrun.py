@@ -1,0 +1,33 @@
+"""`--dry-run`: the jobs a command would launch, which it would skip, and an estimate from the
+earlier runs of the same data, task and model settings; it writes nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers.runs import TINY
+
+
+@pytest.mark.slow
+def test_dry_run_then_run_then_dry_run_again(ablate_cli, launch_dir):
+    code, out, err = ablate_cli("-m", "--dry-run", "model.skip=true,false", *TINY)
+    assert code == 0, err
+    assert (
+        out.strip().splitlines()[-1]
+        == "2 jobs, 0 skipped; estimated 0.0 min + 2 job(s) with no earlier run to estimate from"
+    )
+    assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()
+
+    code, _, err = ablate_cli("-m", "model.skip=true,false", *TINY)
+    assert code == 0, err
+
+    # a larger grid: the two finished cells are skipped; the new ones are estimated from them (the
+    # model settings every job shares match, the varied switches do not have to)
+    code, out, err = ablate_cli("-m", "--dry-run", "model.skip=true,false", "model.bottleneck=true,false", *TINY)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert sum(" skip " in line for line in lines) == 2
+    new = [line for line in lines if re.match(r"#\d+\s+run\s", line)]
+    assert len(new) == 2 and all(re.search(r"\s\d+s\s", line) for line in new), lines
+    assert lines[-1].startswith("4 jobs, 2 skipped; estimated ") and "no earlier run" not in lines[-1]
