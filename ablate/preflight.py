@@ -19,9 +19,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.utils import _locate
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra._internal.utils import _locate
 from omegaconf import DictConfig, OmegaConf
 
 from ablate import components
