@@ -1,6 +1,7 @@
 """What Hydra tells a job about where it runs, and the files Hydra saved for it.
 
-Read once at the top of `ablate.run.run`; nothing below it asks Hydra anything.
+Read once at the top of `ablate.run.run`. Below it only ablate/parallel.py asks Hydra (for the
+launcher's settings and the job number, when it gives the job its GPU and threads).
 """
 
 from __future__ import annotations
