@@ -172,7 +172,12 @@ def load_split(spec: dict[str, Any]):
 _ARGUMENT = re.compile(r"^(\w+): (.*)$", re.S)
 
 
-def misfit(model: Any, task: Any, data: dict[str, Any]) -> str | None:
+def _bad_value(group: str, node: Any, exc: Exception) -> ConfigError:
+    target = as_dict(node).get("_target_")
+    return ConfigError(f"{group} ({target}): {type(exc).__name__}: {' '.join(str(exc).split())}")
+
+
+def misfit(model: Any, task_node: Any, data: dict[str, Any]) -> str | None:
     """Why this model, task and dataset cannot run together, in one line (None if they can). The
     model is built on the meta device (no memory, no weights initialised), so its own check of the
     input size runs (ablate.models.InputSizeError). Any other ValueError or TypeError is a bad
@@ -181,6 +186,10 @@ def misfit(model: Any, task: Any, data: dict[str, Any]) -> str | None:
 
     from ablate.models import InputSizeError
 
+    try:
+        task = build_task(task_node)
+    except (ValueError, TypeError) as exc:
+        raise _bad_value("task", task_node, exc) from None
     channels, size = data["channels"], tuple(data["image_size"])
     reason = task.check(channels, data["labelled"])
     if reason:
@@ -194,8 +203,7 @@ def misfit(model: Any, task: Any, data: dict[str, Any]) -> str | None:
         key = f"model.{found.group(1)}" if found else "model"
         return f"data.image_size / {key}: {found.group(2) if found else message}"
     except (ValueError, TypeError) as exc:
-        target = as_dict(model).get("_target_")
-        raise ConfigError(f"model ({target}): {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+        raise _bad_value("model", model, exc) from None
     except Exception:  # noqa: BLE001 - meta tensors cannot do everything (e.g. .item()): not a verdict
         return None
     return None

@@ -94,7 +94,7 @@ def check_job(overrides: list[str], composer: Composer | None = None) -> DictCon
     cfg = (composer or Composer())(overrides)
     conf = to_object(cfg)
     components.check_all(conf)
-    reason = components.misfit(conf.model, components.build_task(conf.task), components.data_spec(conf.data))
+    reason = components.misfit(conf.model, conf.task, components.data_spec(conf.data))
     if reason:
         raise CombinationError(reason)
     return cfg

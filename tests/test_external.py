@@ -105,12 +105,25 @@ def test_a_dataset_without_a_schema_must_say_what_it_holds(ablate_cli, launch_di
 
 
 def test_the_meta_device_build_judges_sizes_only():
-    from ablate.components import build_task, misfit
+    from ablate.components import misfit
     from ablate.config import ConfigError
 
-    task = build_task({"_target_": "ablate.tasks.autoencode.Autoencode"})
+    task = {"_target_": "ablate.tasks.autoencode.Autoencode"}
     data = {"channels": 1, "image_size": [28, 28], "labelled": True}
     assert misfit({"_target_": "helpers.models.MetaShy"}, task, data) is None  # .item() on meta: not a verdict
     assert misfit({"_target_": "helpers.models.Picky", "width": 3}, task, data) is None
     with pytest.raises(ConfigError, match=r"^model \(helpers.models.Picky\): ValueError: width must be > 0, got 0$"):
         misfit({"_target_": "helpers.models.Picky", "width": 0}, task, data)
+
+
+def test_an_external_task_and_dataset_beside_the_builtin_unet(ablate_cli, launch_dir, fcae):
+    code, out, err = ablate_cli(SEARCH, "task=denoise", "data=blobs", "task.sigma=0.2", *TINY)
+    assert code == 0, err
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("ablate").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["task._target_"] == "fcae.denoise.Denoise" and run.data.params["data.name"] == "blobs"
+    assert run.data.params["model._target_"] == "ablate.models.unet.UNet"
+    assert run.data.metrics["psnr"] > 5 and 0.25 <= run.data.metrics["purity_mean"] <= 1  # 4 classes: labelled
+    code, _, err = ablate_cli(SEARCH, "task=denoise", "data=blobs", "task.sigma=-1")
+    assert code == 2 and err.strip() == "error: task (fcae.denoise.Denoise): ValueError: sigma must be >= 0, got -1"
