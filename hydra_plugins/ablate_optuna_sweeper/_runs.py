@@ -12,9 +12,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from ablate.report.search import STUDY  # the tag the report finds each arm's study by
 from hydra_plugins.ablate_optuna_sweeper._settings import Settings
-
-STUDY, TRIAL = "ablate.optuna.study", "ablate.optuna.trial"
 
 
 class StudyRun:
