@@ -62,6 +62,9 @@ class TrainerConfig:
     precision: str = "auto"  # autocast: auto = bf16 on CUDA, fp32 on the CPU; or fp32, bf16
     channels_last: bool = False  # NHWC tensors: no layout reorders around oneDNN / cuDNN convolutions
     compile: bool = False  # torch.compile the model (first epoch pays the compilation, cached on disk)
+    # replicates trained at once as one vectorized model (ablate/pack.py): auto, or at most this many;
+    # 1 trains them one after another (the plain loop). Never sized from free memory: same numbers
+    pack: Any = "auto"
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr", "snapshots"):
@@ -72,6 +75,8 @@ class TrainerConfig:
             positive("trainer.threads", self.threads)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision={self.precision} is not allowed (allowed: {', '.join(PRECISIONS)})")
+        if self.pack != "auto" and (isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1):
+            raise ConfigError(f"trainer.pack={self.pack} is not allowed (allowed: auto, or an integer >= 1)")
 
 
 @dataclass
@@ -97,9 +102,13 @@ class TrackingConfig:
     resume: bool = True  # skip jobs FINISHED with the same fingerprint, resume killed ones
 
 
+SEEDS = 2**32  # numpy's seeds are 32-bit
+
+
 @dataclass
 class Config:
-    seed: int = 0
+    seed: int = 0  # the first training seed: a job trains seed, seed + 1, ..., seed + replicates - 1
+    replicates: int = 1  # training seeds per grid cell, each a run of its own
     # components: a `_target_` and its own keyword arguments (typed by a schema in ablate/schemas.py
     # where the YAML lists one, else checked against the target's signature: ablate/components.py)
     model: Any = MISSING
@@ -108,6 +117,17 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def __post_init__(self) -> None:
+        positive("replicates", self.replicates)
+        if not 0 <= self.seed <= SEEDS - self.replicates:
+            raise ConfigError(
+                f"seed={self.seed} is not allowed with replicates={self.replicates}: the seeds run from seed to "
+                f"seed + replicates - 1 (allowed: 0 <= seed <= {SEEDS - self.replicates})"
+            )
+
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.replicates))
 
 
 def to_object(cfg: DictConfig) -> Config:

@@ -39,6 +39,33 @@ def _alike(jobs: list[JobSpec]) -> dict[str, str]:
     return {k: v for k, v in models[0].items() if all(m.get(k) == v for m in models)} if models else {}
 
 
+def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | None, launch_dir: Path) -> list:
+    """Each replicate's plan (skip, resume or run), from its own fingerprint (its seed's)."""
+    plans = []
+    checkpoints = launch_dir / conf.tracking.checkpoint_dir
+    for seed in conf.seeds():
+        fp = fingerprint({**flatten(job.cfg), "seed": seed}, code_version(), data)
+        if found:
+            plans.append(resume.plan(tracker, found, "", fp, checkpoints, conf.tracking.resume))
+        else:
+            plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume))
+    return plans
+
+
+def _line(plans: list, label: str, rate: float | None, epochs: int) -> tuple[float | None, str]:
+    """(the estimate, the job's line): skip when every replicate would be skipped."""
+    if all(p.action == "skip" for p in plans):
+        return 0.0, f"skip     {'0s':>8}  {label}  (finished as run {plans[0].source[:8]})"
+    left = sum(epochs - (p.state["epoch"] if p.state else 0) for p in plans if p.action != "skip")
+    estimate = None if rate is None else rate * left + OVERHEAD_S
+    shown = "?" if estimate is None else f"{estimate:.0f}s"
+    resumed = [p for p in plans if p.action == "resume"]
+    note = f"  (resume after epoch {resumed[0].state['epoch']})" if resumed else ""
+    skipped = sum(p.action == "skip" for p in plans)
+    note += f"  ({skipped} of {len(plans)} replicates finished already)" if skipped else ""
+    return estimate, f"{'resume' if resumed else 'run':<8} {shown:>8}  {label}{note}"
+
+
 def describe(jobs: list[JobSpec], launch_dir: Path | None = None) -> str:
     launch_dir = launch_dir or Path.cwd()
     lines, total, unknown, data_cache = [], 0.0, 0, {}
@@ -53,24 +80,12 @@ def describe(jobs: list[JobSpec], launch_dir: Path | None = None) -> str:
         key = json.dumps(spec, sort_keys=True)
         if key not in data_cache:
             data_cache[key] = data_hash(*load_split(spec))
-        fp = fingerprint(flatten(job.cfg), code_version(), data_cache[key])
         tracker = _store(resolve_uri(conf.tracking.uri, launch_dir))
         found = tracker and tracker.experiment_id(conf.tracking.experiment)
-        checkpoints = launch_dir / conf.tracking.checkpoint_dir
-        if found:
-            plan = resume.plan(tracker, found, "", fp, checkpoints, conf.tracking.resume)
-        else:
-            plan = resume.plan_offline(fp, checkpoints, conf.tracking.resume)
-        epochs_left = conf.trainer.epochs - (plan.state["epoch"] if plan.state else 0)
+        plans = _plans(conf, job, data_cache[key], tracker, found, launch_dir)
         same = {**alike, "data.name": str(spec["name"]), "task.name": str(as_dict(conf.task).get("name"))}
         rate = _seconds_per_epoch(tracker, found, same) if found else None
-        if plan.action == "skip":
-            estimate, what = 0.0, f"skip     {'0s':>8}  {label}  (finished as run {plan.source[:8]})"
-        else:
-            estimate = None if rate is None else rate * epochs_left + OVERHEAD_S
-            shown = "?" if estimate is None else f"{estimate:.0f}s"
-            note = f"  (resume after epoch {plan.state['epoch']})" if plan.action == "resume" else ""
-            what = f"{plan.action:<8} {shown:>8}  {label}{note}"
+        estimate, what = _line(plans, label, rate, conf.trainer.epochs)
         lines.append(f"#{i:<3} {what}")
         if estimate is None:
             unknown += 1

@@ -19,6 +19,9 @@ from ablate.data import ImageSet
 # keys that change where things go or how they are shown, never what is computed (the Optuna
 # sweeper's study names leave them out too)
 NEUTRAL = ("data.root", "data.download", "trainer.progress", "trainer.threads", "trainer.device", "trainer.checkpoint")
+# a replicate's numbers are its seed's (it is fingerprinted with its own seed), whatever the number
+# of replicates beside it or how many trained at once (float-level differences aside: README)
+NEUTRAL += ("replicates", "trainer.pack")
 NEUTRAL_PREFIXES = ("tracking.",)
 
 

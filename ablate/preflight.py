@@ -140,11 +140,35 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
             raise ConfigError(_explain(exc, overrides, composer)) from None
     if all(job.reason for job in jobs):
         raise ConfigError(jobs[0].reason)
+    check_seeds(jobs)
     for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
         reason = check_tracking(resolve_uri(uri, launch_dir or Path.cwd()))
         if reason:
             raise ConfigError(f"tracking.uri: {reason}")
     return jobs
+
+
+def check_seeds(jobs: list[JobSpec]) -> None:
+    """Jobs that differ only in their seeds must not train the same seed twice: seed=0,1,2 with
+    replicates=3 would train seeds 1 and 2 two and three times over."""
+    from ablate.config import flatten
+    from ablate.fingerprint import neutral
+
+    taken: dict[str, list[tuple[int, int]]] = {}
+    for job in jobs:
+        flat = flatten(job.cfg)
+        first, count = int(flat["seed"]), int(flat["replicates"])
+        rest = {k: v for k, v in flat.items() if k != "seed" and not neutral(k)}
+        key = repr(sorted(rest.items()))
+        for other, n in taken.setdefault(key, []):
+            if not (other < first + count and first < other + n):
+                continue
+            raise ConfigError(
+                f"seed={other} and seed={first} with replicates={count} train seeds {max(other, first)}.."
+                f"{min(other + n, first + count) - 1} twice (allowed: seeds spaced by replicates, e.g. "
+                f"seed=0,{count},{2 * count}; or one job with more replicates)"
+            )
+        taken[key].append((first, count))
 
 
 def _search_flags(overrides: list[str], multirun: bool) -> None:

@@ -52,15 +52,22 @@ class History:
 
 
 def make_optimizer(
-    model: nn.Module, name: str, lr: float, momentum: float, weight_decay: float, fused: bool | None = None
+    model: nn.Module | list[torch.Tensor],
+    name: str,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    fused: bool | None = None,
 ):
-    """`fused` None: the fused kernels on CUDA (one launch per step instead of one per tensor),
-    PyTorch's default (foreach) elsewhere, where the fused CPU kernels measured no faster."""
+    """For a model, or a list of tensors (a pack's stacked parameters). `fused` None: the fused
+    kernels on CUDA (one launch per step instead of one per tensor), PyTorch's default (foreach)
+    elsewhere, where the fused CPU kernels measured no faster."""
+    params = list(model.parameters()) if isinstance(model, nn.Module) else list(model)
     if fused is None:
-        fused = next(model.parameters()).is_cuda
+        fused = params[0].is_cuda
     if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, fused=fused)
-    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, fused=fused)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
@@ -126,7 +133,7 @@ def evaluate(
     )
 
 
-def _on_device(data: ImageSet, device: torch.device, layout: torch.memory_format) -> ImageSet:
+def on_device(data: ImageSet, device: torch.device, layout: torch.memory_format) -> ImageSet:
     """The whole (small) set resident on the device: batches are index slices, no copies per epoch."""
     labels = None if data.labels is None else data.labels.to(device)
     return ImageSet(data.images.to(device).contiguous(memory_format=layout), labels, data.name)
@@ -193,7 +200,7 @@ def train(
     history, order_rng = History(), torch.Generator().manual_seed(seed)
     layout = torch.channels_last if channels_last else torch.contiguous_format
     dtype = resolve_precision(precision, device)
-    train_set, eval_set = _on_device(train_set, device, layout), _on_device(eval_set, device, layout)
+    train_set, eval_set = on_device(train_set, device, layout), on_device(eval_set, device, layout)
     model.to(device, memory_format=layout).train()
     net = torch.compile(model, dynamic=False) if compile_model else model  # see _train_epoch
     history, first = _restore(resume, model, optimizer, order_rng) if resume is not None else (history, 1)

@@ -4,6 +4,7 @@ then one section per measurement with the numbers it came from."""
 from __future__ import annotations
 
 from ablate.report.markdown import table
+from benchmarks import packing
 from benchmarks.sweep import work
 
 
@@ -49,6 +50,8 @@ def render(r: dict) -> str:
          f"{r['overhead']:.2f} s for the default 4 jobs; {r['overhead12']:.2f} s in a 12-job sweep (3 seeds)",
          f"{_met(r['overhead'] < 2)} (4 jobs), {_met(r['overhead12'] < 2)} (12)"],
     ]  # fmt: skip
+    if "packing" in r:  # measured since the replicates issue; older result files have no such section
+        ratios.append(packing.ratio_row(r["packing"]))
     out = [
         "# Speed benchmarks",
         "",
@@ -74,6 +77,7 @@ def render(r: dict) -> str:
     out += _overhead(r["overhead_sweep"], r["overhead_sweep12"])
     out += _kmeans([k, r["kmeans_eval"]], r["kmeans_scale"])
     out += _scale(r["scale"])
+    out += packing.section(r["packing"]) if "packing" in r else []
     out += _gpu()
     return "\n".join(out) + "\n"
 

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import kmeans, report, sweep, training
+from benchmarks import kmeans, packing, report, sweep, training
 from benchmarks.common import ROOT, load_average, machine, mnist_split
 
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> Path:
     section("kmeans_scale", kmeans.scale, [1000] if q else [4000, 12000])
     single = results["single"]["eager"]
     section("scale", training.scale, single["steady"], single["images"], [4] if q else [4, 12])
+    section("packing", packing.compare, [1, 3] if q else [1, 3, 10], 2 if q else 10)
     results["overhead"] = sweep.overhead(results["overhead_sweep"])
     results["overhead12"] = sweep.overhead(results["overhead_sweep12"])
     results["total_seconds"] = time.perf_counter() - tic

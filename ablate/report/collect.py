@@ -35,7 +35,15 @@ class Study:
 
     @property
     def replicated(self) -> bool:
-        return REPLICATE in self.swept
+        """Training seeds were swept (seed=0,1,2) or a job trained several (replicates=3): read
+        from the runs' own seeds, so either way counts."""
+        if REPLICATE in self.swept:
+            return True
+        if not len(self.runs):
+            return False
+        cells = [c for c in (*GROUPS, *self.factors) if c in self.runs]
+        seeds = self.runs.groupby(cells, dropna=False)[REPLICATE].nunique() if cells else self.runs[REPLICATE].nunique()
+        return bool((seeds > 1).any()) if cells else bool(seeds > 1)
 
 
 def natural(value: object) -> tuple:

@@ -1,0 +1,197 @@
+"""One replicate of a grid cell (one training seed): its MLflow run and its stages, in order:
+the skip/resume plan, the model, training, then the latents' evaluation and the artifacts.
+
+A replicate never raises inside a sweep: `conclude` ends its run with the status it earned
+(FINISHED, FAILED with the traceback as an artifact, KILLED when pruned or interrupted) and
+returns it, so the other replicates, the other jobs and the end-of-sweep report go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ablate import components, figures, resume
+from ablate.config import Config
+from ablate.evaluate import cluster_quality
+from ablate.fingerprint import code_version, data_hash, fingerprint
+from ablate.hooks import Pruned
+from ablate.job_env import Where
+from ablate.models import count_parameters
+from ablate.tracking import ENV_PARENT, FINGERPRINT, Tracker, redact
+from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
+
+
+class Replicate:
+    def __init__(self, conf: Config, seed: int, settings: dict[str, Any], config_yaml: str, tracker: Tracker,
+                 exp_id: str, run_id: str, where: Where, out_dir: Path, name: str):  # fmt: skip
+        self.conf, self.seed, self.settings, self.config_yaml = conf, seed, settings, config_yaml
+        self.tracker, self.exp_id, self.run_id = tracker, exp_id, run_id
+        self.where, self.out_dir, self.name = where, out_dir, name
+        self.plan: resume.Plan | None = None
+        self.ended = False
+        self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
+
+    # -- stages -----------------------------------------------------------------------------------
+    def log_params(self) -> None:
+        self.tracker.log_params(self.run_id, self.settings)
+
+    def prepare(self, train_set, eval_set) -> str:
+        """Fingerprint the replicate (its config with its seed, the code, the data) and decide:
+        skip (a FINISHED run has it), resume (a checkpoint has it) or run."""
+        tracker, run_id = self.tracker, self.run_id
+        fp = fingerprint(self.settings, code_version(), data_hash(train_set, eval_set))
+        tracker.set_tags(run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
+        checkpoints = self.where.launch_dir / self.conf.tracking.checkpoint_dir
+        self.plan = resume.plan(tracker, self.exp_id, run_id, fp, checkpoints, self.conf.tracking.resume)
+        resume.adopt(tracker, self.plan, run_id)
+        if self.plan.action != "skip":
+            resume.claim(self.plan, run_id)
+        return self.plan.action
+
+    def build_model(self, task, data: dict[str, Any], device: torch.device) -> torch.nn.Module:
+        seed_everything(self.seed)  # the weights' initial values are the seed's
+        channels = data["channels"]
+        model = components.build_model(
+            self.conf.model, task.in_channels(channels), task.out_channels(channels), tuple(data["image_size"])
+        ).to(device)
+        counts = count_parameters(model)
+        self.tracker.log_metrics(
+            self.run_id, {"n_params": counts["trainable"], "n_params_keras": counts["keras_total"]}
+        )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "config.yaml").write_text(redact(self.config_yaml))
+        self.tracker.log_artifact(self.run_id, self.out_dir / "config.yaml")
+        return model
+
+    def on_epoch(self, model, task, shown, device: torch.device, hook: Callable | None = None) -> Callable:
+        """What happens after each epoch: metrics logged, heartbeats, progress grids at the
+        article's epochs, then the hook (a search's report-and-prune)."""
+        tracker, run_id, show_at = self.tracker, self.run_id, set(snapshot_epochs(self.conf.trainer.epochs))
+
+        def on_epoch(epoch: int, values: dict[str, float]) -> None:
+            tracker.log_metrics(run_id, values, step=epoch)
+            self.epochs[epoch] = values
+            for alive in (run_id, os.environ.get(ENV_PARENT)):  # orphan detection across hosts
+                if alive:
+                    tracker.set_tags(alive, {"ablate.heartbeat": time.time()})
+            if epoch in show_at:
+                shot = evaluate(model, task, shown, len(shown), device, keep=True)
+                inputs, target = task.batch(shown.images, shown.labels)
+                path = self.out_dir / "progress" / f"epoch_{epoch:03d}.png"
+                tracker.log_artifact(
+                    run_id, figures.progress_grid(task.show(inputs, shot.outputs, target), path), "progress"
+                )
+            if hook is not None:
+                hook(epoch, values)
+
+        return on_epoch
+
+    def fit(self, model, task, train_set, eval_set, shown, device: torch.device, hook=None):
+        """Train this replicate alone (the plain loop: trainer.pack=1, or a model that cannot be packed)."""
+        t = self.conf.trainer
+        return train(
+            model, task, train_set, eval_set,
+            epochs=t.epochs, batch_size=t.batch_size, device=device, seed=self.seed,
+            optimizer=make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay),
+            on_epoch=self.on_epoch(model, task, shown, device, hook), progress=t.progress, desc=self.name,
+            checkpoint_path=self.plan.path if t.checkpoint else None, resume=self.plan.state,
+            precision=t.precision, channels_last=t.channels_last, compile_model=t.compile,
+        )  # fmt: skip
+
+    def finalize(self, model, task, eval_set, device: torch.device, history, seconds: float) -> dict[str, float]:
+        conf, out_dir = self.conf, self.out_dir
+        metrics = {
+            "train_seconds": seconds,
+            # the training and eval-loss passes alone (train_seconds less per-epoch logging, snapshots, checkpoints)
+            "loop_seconds": sum(history.epoch_seconds),
+            "n_params": count_parameters(model)["trainable"],
+            "final_train_loss": history.train_loss[-1],
+            "final_eval_loss": history.eval_loss[-1],
+        }
+        tic = time.perf_counter()
+        final = evaluate(model, task, eval_set, 4 * conf.trainer.batch_size, device, keep=True)
+        latents = final.latents.numpy()
+        metrics.update(final.quality)
+        if conf.eval.latent and eval_set.labels is not None:  # purity, NMI, ARI and the feature dim
+            e = conf.eval
+            labels = eval_set.labels.numpy()
+            metrics.update(cluster_quality(latents, labels, e.kmeans_seeds, e.n_init, e.kmeans.value, device))
+        else:
+            metrics["latent_dim"] = latents.shape[1]
+        metrics["eval_seconds"] = time.perf_counter() - tic  # the final pass over the eval split and its k-means
+
+        labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
+        np.savez_compressed(out_dir / "latents.npz", latents=latents, labels=labels)
+        torch.save(model.state_dict(), out_dir / "model.pt")
+        figures.loss_curve(history.train_loss, history.eval_loss, self.name, out_dir / "loss_curve.png")
+        for file in ("latents.npz", "model.pt", "loss_curve.png"):
+            self.tracker.log_artifact(self.run_id, out_dir / file)
+        self.tracker.log_metrics(self.run_id, metrics, step=conf.trainer.epochs)
+        return metrics
+
+    # -- the run's end ----------------------------------------------------------------------------
+    def conclude(self, body: Callable[[], dict[str, float]]) -> dict[str, Any]:
+        """Run `body` (the replicate's stages) and end the run with the status it earned."""
+        try:
+            metrics = body()
+        except Pruned as exc:  # stopped by the search's pruner: KILLED, its checkpoint dropped (no rerun resumes it)
+            return self.pruned(exc)
+        except BaseException as exc:  # noqa: BLE001 - the run must never be left RUNNING
+            return self.fail(exc)
+        self.end("FINISHED")
+        if self.plan is not None:
+            resume.finish(self.plan)
+        status = "SKIPPED" if self.plan is not None and self.plan.action == "skip" else "FINISHED"
+        return {"status": status, "run_id": self.run_id, "seed": self.seed, "metrics": metrics}
+
+    def pruned(self, exc: Pruned) -> dict[str, Any]:
+        self.tracker.set_tags(self.run_id, {"ablate.pruned": exc.epoch, "ablate.error": str(exc)})
+        self.end("KILLED")
+        if self.plan is not None:
+            resume.finish(self.plan)
+        print(f"job pruned: {self.name}: {exc}", flush=True)
+        return {"status": "PRUNED", "run_id": self.run_id, "seed": self.seed, "epoch": exc.epoch}
+
+    def fail(self, exc: BaseException, alone: bool = True) -> dict[str, Any]:
+        """FAILED (KILLED when interrupted) with the traceback as an artifact; an interrupt, or an
+        error outside a sweep that ends the job (`alone`: not one masked replicate of a pack), is
+        raised again once the run is closed."""
+        interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+        self.end("KILLED" if interrupted else "FAILED")  # close first: logging may be what failed
+        try:
+            self.tracker.set_tags(self.run_id, {"ablate.error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
+            self.tracker.log_text(self.run_id, "".join(traceback.format_exception(exc)), "error/traceback.txt")
+        except Exception:  # noqa: BLE001 - the store may be what failed; the run is closed already
+            pass
+        if interrupted or (alone and not self.where.multirun):
+            raise exc
+        print(redact(f"job failed: {self.name}: {type(exc).__name__}: {exc}"), flush=True)
+        return {"status": "FAILED", "run_id": self.run_id, "seed": self.seed, "error": str(exc)}
+
+    def end(self, status: str) -> None:
+        if not self.ended:
+            self.ended = True
+            self.tracker.end(self.run_id, status)
+
+
+def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replicates: int) -> dict[str, Any]:
+    """The tags a replicate's run starts with (before anything can fail)."""
+    return {
+        "ablate.overrides": json.dumps(where.overrides),
+        "ablate.data_spec": json.dumps(data),
+        "ablate.host": socket.gethostname(),
+        "ablate.pid": os.getpid(),
+        "ablate.heartbeat": time.time(),
+        "ablate.replicate": f"{index + 1}/{replicates}",
+        "ablate.seed": seed,
+    }
