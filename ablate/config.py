@@ -47,7 +47,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 12
+    epochs: int = 5
     batch_size: int = 128
     lr: float = 1e-3
     optimizer: Optimizer = Optimizer.adam
@@ -108,7 +108,7 @@ SEEDS = 2**32  # numpy's seeds are 32-bit
 @dataclass
 class Config:
     seed: int = 0  # the first training seed: a job trains seed, seed + 1, ..., seed + replicates - 1
-    replicates: int = 1  # training seeds per grid cell, each a run of its own
+    replicates: int = 3  # training seeds per grid cell, each a run of its own
     # components: a `_target_` and its own keyword arguments (typed by a schema in ablate/schemas.py
     # where the YAML lists one, else checked against the target's signature: ablate/components.py)
     model: Any = MISSING

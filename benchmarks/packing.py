@@ -3,7 +3,56 @@ throughput for each of the four arms at R = 1, 3, 10, each measurement in a fres
 
 from __future__ import annotations
 
+import time
+
 from benchmarks.common import ARMS, arm_name, worker
+
+
+def measure(args: dict, threads: int) -> dict:
+    """R replicates of one arm (each initialised by its own seed) trained for `steps` steps of 128
+    images each: `alone`, one model after another (the plain step), or `packed`, one vectorized
+    model (ablate.vectorized.Stack). Seconds per step of all R, after warm-up steps."""
+    import torch
+
+    from ablate.tasks.autoencode import Autoencode
+    from ablate.train import make_optimizer
+    from ablate.vectorized import Stack
+    from benchmarks.common import build_unet
+
+    torch.set_num_threads(threads)
+    replicates, task = args["replicates"], Autoencode()
+    models = []
+    for seed in range(replicates):
+        torch.manual_seed(seed)
+        models.append(build_unet(tuple(args["arm"])))
+    x = torch.rand(replicates, 128, 1, 28, 28)
+    if args["mode"] == "alone":
+        optimizers = [make_optimizer(m, "adam", 1e-3, 0.9, 0.0) for m in models]
+
+        def step():
+            for r, (model, optimizer) in enumerate(zip(models, optimizers, strict=True)):
+                raw, _ = model(x[r])
+                loss = task.loss(task.output(raw), x[r])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    else:
+        stack = Stack(models)
+        optimizer = make_optimizer(list(stack.params.values()), "adam", 1e-3, 0.9, 0.0)
+
+        def step():
+            raw, _ = stack(x)
+            losses = torch.stack([task.loss(task.output(raw[r]), x[r]) for r in range(replicates)])
+            optimizer.zero_grad()
+            losses.sum().backward()
+            optimizer.step()
+
+    for _ in range(args["warmup"]):
+        step()
+    tic = time.perf_counter()
+    for _ in range(args["steps"]):
+        step()
+    return {"step_seconds": (time.perf_counter() - tic) / args["steps"], "images": 128 * replicates}
 
 
 def compare(replicates: list[int], steps: int, threads: int = 2) -> list[dict]:

@@ -264,3 +264,23 @@ def test_outcome_of_a_job():
     assert outcome(settings, job("PRUNED"))[0] == "PRUNED"
     crashed = JobReturn(status=JobStatus.FAILED, _return_value=ValueError("boom"))
     assert outcome(settings, crashed)[:3] == ("FAIL", None, "ValueError: boom")
+
+
+@pytest.mark.slow  # 2 trials x 2 packed replicates
+def test_a_trial_with_replicates_reports_their_mean_and_the_report_counts_them(ablate_cli, launch_dir):
+    code, out, err = ablate_cli(*SEARCH, "replicates=2", "tracking.experiment=hporep")
+    assert code == 0, err
+    ((_, study),) = _studies(launch_dir).items()
+    client, runs = _runs(launch_dir, "hporep")
+    by_id = {r.info.run_id: r for r in runs}
+    for trial in study.trials:
+        replicate_runs = [by_id[i] for i in trial.user_attrs["ablate:run_ids"]]
+        assert sorted(r.data.params["seed"] for r in replicate_runs) == ["0", "1"]
+        mean = sum(r.data.metrics["final_eval_loss"] for r in replicate_runs) / 2
+        assert trial.value == pytest.approx(mean, rel=1e-12)  # the objective: the replicates' mean
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    beside = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.data.tags["ablate.kind"] for r in beside) == ["study", "study-replicate"]
+    assert sorted(r.data.params["seed"] for r in beside) == ["0", "1"]
+    text = Path(out.strip().splitlines()[-1].split("report: ", 1)[1]).read_text()
+    assert "replicates: training seeds `seed` (0, 1)" in text

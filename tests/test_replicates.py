@@ -81,7 +81,7 @@ def test_a_packed_sweep_is_bit_identical_twice_and_reports_each_replicate(ablate
         folder = launch_dir / attempt
         folder.mkdir()
         __import__("os").chdir(folder)
-        code, out, err = ablate_cli("-m", "model.skip=true,false", "replicates=2", "seed=7", *TINY)
+        code, out, err = ablate_cli("-m", "model.skip=true,false", *TINY, "replicates=2", "seed=7")
         assert code == 0, err
         children = _child_runs(folder)
         assert sorted(c.data.params["seed"] for c in children) == ["7", "7", "8", "8"]
@@ -103,7 +103,7 @@ def test_overlapping_seeds_are_rejected_before_anything_runs(ablate_cli, launch_
     assert not (launch_dir / "mlflow.db").exists()
     bad_values = [
         ("replicates=0", "replicates=0 is not allowed: it must be > 0"),
-        ("seed=-1", "seed=-1 is not allowed with replicates=1"),
+        ("seed=-1", "seed=-1 is not allowed with replicates=3"),
         ("trainer.pack=0", "trainer.pack=0 is not allowed (allowed: auto, or an integer >= 1)"),
     ]
     for bad, message in bad_values:
@@ -115,7 +115,7 @@ def test_a_diverging_replicate_is_masked_and_the_others_finish(ablate_cli, launc
     conf = tmp_path / "conf" / "model"
     conf.mkdir(parents=True)
     (conf / "overflowing.yaml").write_text("_target_: helpers.models.Overflowing\n")
-    code, out, err = ablate_cli("-m", "-cd", str(tmp_path / "conf"), "model=overflowing", "replicates=3", *TINY)
+    code, out, err = ablate_cli("-m", "-cd", str(tmp_path / "conf"), "model=overflowing", *TINY, "replicates=3")
     assert code == 1 and "1 of 3 jobs failed (see the report)" in err  # each replicate is a run of the sweep
     runs = {c.data.params["seed"]: c for c in _child_runs(launch_dir)}
     assert runs["0"].info.status == "FAILED" and "NonFiniteLoss" in runs["0"].data.tags["ablate.error"]
@@ -127,7 +127,7 @@ def test_a_model_that_cannot_be_vectorized_trains_one_by_one(ablate_cli, launch_
     conf = tmp_path / "conf" / "model"
     conf.mkdir(parents=True)
     (conf / "dropping.yaml").write_text("_target_: helpers.models.Dropping\n")
-    code, out, err = ablate_cli("-cd", str(tmp_path / "conf"), "model=dropping", "replicates=2", *TINY)
+    code, out, err = ablate_cli("-cd", str(tmp_path / "conf"), "model=dropping", *TINY, "replicates=2")
     assert code == 0, err
     assert "pack: Dropping cannot be vectorized (" in out and "its 2 replicates train one after another" in out
     assert "mean ± std" in out
@@ -135,7 +135,7 @@ def test_a_model_that_cannot_be_vectorized_trains_one_by_one(ablate_cli, launch_
 
 @pytest.mark.slow
 def test_an_interrupted_pack_resumes_to_the_uninterrupted_packs_numbers(ablate_cli, launch_dir, monkeypatch):
-    args = ["replicates=2", *TINY, "trainer.epochs=4"]
+    args = [*TINY, "replicates=2", "trainer.epochs=4"]
     clean, broken = launch_dir / "clean", launch_dir / "broken"
     clean.mkdir(), broken.mkdir()
     monkeypatch.chdir(clean)

@@ -26,6 +26,7 @@ ARGS = [
     "trainer.snapshots=2",
     "tracking.experiment=crash",
     "hydra/job_logging=disabled",
+    "replicates=1",
 ]
 KEYS = ("final_train_loss", "final_eval_loss", "purity_mean", "nmi_mean", "ari_mean", "psnr", "ssim")
 

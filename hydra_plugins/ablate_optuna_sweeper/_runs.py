@@ -25,7 +25,8 @@ class StudyRun:
         self.settings, self.tracker, self.run_id = settings, None, None
         if not (os.environ.get(ENV_PARENT) and os.environ.get(ENV_URI)):
             return
-        self.tracker = Tracker(os.environ[ENV_URI])
+        self.tracker, self.arm = Tracker(os.environ[ENV_URI]), arm
+        self.experiment, self.parent = os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
         self.run_id = self.tracker.start(
             os.environ[ENV_EXPERIMENT],
             " ".join(o.split(".")[-1] for o in label) or name,
@@ -106,3 +107,22 @@ class StudyRun:
         self.tracker.log_params(self.run_id, source["params"])
         keep = {k: v for k, v in source["tags"].items() if k == "ablate.data_spec"}
         self.tracker.set_tags(self.run_id, {**keep, REUSED: source["tags"].get(REUSED, source["run_id"])})
+        for other in best.user_attrs.get("ablate:run_ids", [])[1:]:
+            self._sibling(other, keep)
+
+    def _sibling(self, run_id: str, keep: dict[str, str]) -> None:
+        """Another replicate of the best trial, as a run beside the arm's (a direct child of the
+        sweep's parent), so the report counts the tuned arm's replicates."""
+        from ablate.resume import copy_results
+        from ablate.tracking import REUSED
+
+        source = self.tracker.find_run(run_id)
+        if source is None:
+            return
+        name = f"{self.tracker.run(self.run_id)['name']} seed={source['params'].get('seed', '?')}"
+        tags = {"ablate.kind": "study-replicate", "ablate.optuna.arm_run": self.run_id, **keep}
+        tags.update({"ablate.overrides": json.dumps(self.arm), REUSED: source["tags"].get(REUSED, run_id)})
+        sibling = self.tracker.start(self.experiment, name, self.parent, tags=tags)
+        copy_results(self.tracker, run_id, sibling)
+        self.tracker.log_params(sibling, source["params"])
+        self.tracker.end(sibling, "FINISHED")

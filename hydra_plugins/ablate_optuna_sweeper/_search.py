@@ -170,11 +170,16 @@ def _search(settings, study, run, arm, url, distributions, launcher, next_job: i
         exhausted = False
         for trial, ret in zip(trials, returns, strict=True):
             state, value, error, run_id = outcome(settings, ret)
-            for key, attr in (("ablate:run_id", run_id), ("ablate:error", error)):
+            result = (
+                ret.return_value if ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict) else {}
+            )
+            run_ids = result.get("run_ids") or ([run_id] if run_id else [])  # one run per replicate
+            for key, attr in (("ablate:run_id", run_id), ("ablate:run_ids", run_ids), ("ablate:error", error)):
                 if attr:
                     trial.set_user_attr(key, attr)
             exhausted = _tell(study, trial, value, TrialState[state]) or exhausted
-            run.tag_trial(run_id, state, value)
+            for replicate_run in run_ids:
+                run.tag_trial(replicate_run, state, value)
             best = _best(study)
             shown = f"{value:.6g}" if value is not None else (error or "")
             log.info(f"study {study.study_name}: trial {trial.number} {state} {shown} (best: {best})")

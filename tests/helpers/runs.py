@@ -11,4 +11,5 @@ TINY = [
     "eval.kmeans_seeds=2",
     "eval.n_init=1",
     "trainer.snapshots=4",
+    "replicates=1",  # one seed per job unless a test asks for more (the default trains 3)
 ]
