@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.common import ROOT
 
 GRID = ["-m", "model.skip=true,false", "model.bottleneck=true,false"]
-QUIET = ["trainer.progress=false", "tracking.experiment=bench", "hydra/job_logging=disabled"]
+QUIET = ["trainer.progress=false", "tracking.experiment=bench", "hydra/job_logging=disabled", "replicates=1"]
 
 
 def run_sweep(overrides: list[str], inductor_cache: str, timeout: float = 1200) -> dict:
