@@ -59,3 +59,15 @@ def test_invalid_cell_fails_alone_and_the_report_goes_on(ablate_cli, launch_dir)
     assert parent.info.status == "FAILED"
     report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1]).read_text()
     assert "colorize" in report and "FAILED" in report
+
+
+@pytest.mark.parametrize("name,replicates", [("article_purity", 10), ("segment", 3), ("article_purity_smoke", 2)])
+def test_a_named_sweep_sets_its_replicates_over_the_default(name, replicates):
+    from hydra import compose, initialize_config_module
+
+    from ablate.config import register_configs
+
+    register_configs()
+    with initialize_config_module(config_module="ablate.conf", version_base="1.3"):
+        assert compose("config", overrides=[f"sweep={name}"]).replicates == replicates
+        assert compose("config", overrides=[f"sweep={name}", "replicates=4"]).replicates == 4  # the command line wins
