@@ -162,3 +162,14 @@ def test_an_interrupted_pack_resumes_to_the_uninterrupted_packs_numbers(ablate_c
         assert got[seed].data.tags["ablate.resumed_epoch"] == "2"
         assert [got[seed].data.metrics[k] for k in KEYS] == [ref[seed].data.metrics[k] for k in KEYS]
         assert got_curves[seed] == ref_curves[seed]  # the whole eval-loss curve, bit for bit
+
+
+@pytest.mark.slow
+def test_packed_jobs_run_through_the_parallel_launcher(ablate_cli, launch_dir):
+    args = ["-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "model.skip=true,false", *TINY]
+    code, out, err = ablate_cli(*args, "replicates=2", "tracking.experiment=par")
+    assert code == 0, err
+    children = _child_runs(launch_dir, "par")
+    assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children)
+    assert {c.data.params["pack_size"] for c in children} == {"2"}
+    assert sorted(c.data.params["seed"] for c in children) == ["0", "0", "1", "1"]
