@@ -47,7 +47,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 5
+    epochs: int = 4
     batch_size: int = 128
     lr: float = 1e-3
     optimizer: Optimizer = Optimizer.adam
