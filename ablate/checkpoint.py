@@ -56,7 +56,6 @@ def save(
     order: torch.Generator,
     history: dict[str, list[float]],
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "epoch": epoch,
         "model": model.state_dict(),
@@ -64,6 +63,12 @@ def save(
         "rng": rng_state(order),
         "history": history,
     }
+    write(path, payload)
+
+
+def write(path: Path, payload: dict[str, Any]) -> None:
+    """Write to a temporary file, then rename: a kill mid-write leaves the previous checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)

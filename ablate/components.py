@@ -153,7 +153,7 @@ def data_spec(node: Any) -> dict[str, Any]:
         f.name: f.default for f in dataclasses.fields(DataConfig) if f.name in ("limit", "eval_fraction", "split_seed")
     }
     defaults["name"] = module[-2] if len(module) > 1 else module[0]
-    return {**{k: v for k, v in defaults.items() if k in DATA_KEYS}, **spec}
+    return {**defaults, **spec}
 
 
 def load_split(spec: dict[str, Any]):

@@ -42,9 +42,9 @@ def _alike(jobs: list[JobSpec]) -> dict[str, str]:
 def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | None, launch_dir: Path) -> list:
     """Each replicate's plan (skip, resume or run), from its own fingerprint (its seed's)."""
     plans = []
-    checkpoints = launch_dir / conf.tracking.checkpoint_dir
+    checkpoints, settings = launch_dir / conf.tracking.checkpoint_dir, flatten(job.cfg)
     for seed in conf.seeds():
-        fp = fingerprint({**flatten(job.cfg), "seed": seed}, code_version(), data)
+        fp = fingerprint({**settings, "seed": seed}, code_version(), data)
         if found:
             plans.append(resume.plan(tracker, found, "", fp, checkpoints, conf.tracking.resume))
         else:

@@ -123,10 +123,7 @@ class PackedRun:
             "runs": [rep.run_id for rep in self.group],
             "masked": [r not in self.live for r in range(len(self.group))],
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(self.path)  # one rename: the whole pack at one epoch, or the one before
+        checkpoint.write(self.path, payload)  # one rename: the whole pack at one epoch, or the one before
 
     def restore(self) -> int:
         """The epoch the pack's checkpoint reached (0 without one); each run gets the epochs before."""

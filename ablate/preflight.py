@@ -25,8 +25,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from ablate import components
-from ablate.config import ConfigError, to_object
+from ablate.config import ConfigError, flatten, to_object
 from ablate.errors import failing_key, one_line
+from ablate.fingerprint import neutral
 from ablate.tracking import check_tracking, resolve_uri
 
 CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
@@ -151,9 +152,6 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
 def check_seeds(jobs: list[JobSpec]) -> None:
     """Jobs that differ only in their seeds must not train the same seed twice: seed=0,1,2 with
     replicates=3 would train seeds 1 and 2 two and three times over."""
-    from ablate.config import flatten
-    from ablate.fingerprint import neutral
-
     taken: dict[str, list[tuple[int, int]]] = {}
     for job in jobs:
         flat = flatten(job.cfg)

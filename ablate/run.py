@@ -36,10 +36,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     tracker, exp_id, parent = _open_tracking(conf, where)
     arm = " ".join(o.split(".")[-1] for o in where.overrides) or _default_name(conf)
     hook = epoch_hook()  # a sweeper's per-epoch callable (the Optuna trial's report-and-prune), or None
-    tags = getattr(hook, "tags", {})
-    replicates = [_start(conf, cfg, tracker, exp_id, parent, where, arm, seed, tags) for seed in conf.seeds()]
+    plain = plain_config(cfg)
+    common = (plain, flatten(plain), components.data_spec(conf.data), getattr(hook, "tags", {}))
+    replicates = [_start(conf, common, tracker, exp_id, parent, where, arm, seed) for seed in conf.seeds()]
     try:
-        results = _train(conf, replicates, hook)
+        results = _train(conf, replicates, hook, common[2])
     except BaseException as exc:  # noqa: BLE001 - interrupted (or failed outside a sweep): no run left RUNNING
         for replicate in replicates:
             replicate.end("KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED")
@@ -63,22 +64,23 @@ def _default_name(conf: Config) -> str:
     return f"{model}-{components.as_dict(conf.task).get('name', 'task')}"
 
 
-def _start(conf: Config, cfg: DictConfig, tracker: Tracker, exp_id: str, parent: str | None, where: Where,
-           arm: str, seed: int, tags: dict[str, Any]) -> Replicate:  # fmt: skip
+def _start(conf: Config, common: tuple, tracker: Tracker, exp_id: str, parent: str | None, where: Where, arm: str,
+           seed: int) -> Replicate:  # fmt: skip
     """The replicate's run, a direct child of the sweep's parent, with its own seed in its params
-    and in the config it saves (the config that reproduces it alone: replicates=1)."""
-    alone = copy.deepcopy(plain_config(cfg))
+    and in the config it saves (the config that reproduces it alone: replicates=1). `common`: the
+    job's config without Hydra's node, that config flattened, its data spec and the hook's tags."""
+    plain, flat, data, tags = common
+    alone = copy.deepcopy(plain)
     alone.seed, alone.replicates = seed, 1
-    settings = {**flatten(plain_config(cfg)), "seed": seed}
+    settings = {**flat, "seed": seed}
     index, many = seed - conf.seed, conf.replicates > 1
     name = f"{arm} seed={seed}" if many else arm
-    data = components.data_spec(conf.data)
     run_id = tracker.start(exp_id, name, parent, tags={**start_tags(where, data, seed, index, conf.replicates), **tags})
     out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
     return Replicate(conf, seed, settings, OmegaConf.to_yaml(alone), tracker, exp_id, run_id, where, out_dir, name)
 
 
-def _train(conf: Config, replicates: list[Replicate], hook) -> list[dict[str, Any]]:
+def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]) -> list[dict[str, Any]]:
     """The cell's shared stages once (resources, device, task, data), then every replicate."""
     try:
         for replicate in replicates:
@@ -87,7 +89,6 @@ def _train(conf: Config, replicates: list[Replicate], hook) -> list[dict[str, An
         resources = assign_resources(conf.trainer.threads)  # GPU and threads, before CUDA starts
         device = resolve_device(conf.trainer.device.value)
         task = components.build_task(conf.task)
-        data = components.data_spec(conf.data)
         reason = task.check(data["channels"], data["labelled"])
         if reason:
             raise ConfigError(reason)

@@ -95,34 +95,37 @@ class StudyRun:
     def _adopt(self, best: Any) -> None:
         """The best trial's params, metric histories and data spec become the arm's; its progress
         pictures stay with its run (ablate.reused_from points there, as for a skipped job)."""
-        from ablate.resume import copy_results
-        from ablate.tracking import REUSED
-
         source = self.tracker.find_run(best.user_attrs.get("ablate:run_id", "")) if best.user_attrs else None
         if source is None:  # the best trial ran against another tracking store
             self.tracker.log_params(self.run_id, best.params)
             self.tracker.log_metrics(self.run_id, {self.settings.metric: best.value})
             return
-        copy_results(self.tracker, source["run_id"], self.run_id)
-        self.tracker.log_params(self.run_id, source["params"])
-        keep = {k: v for k, v in source["tags"].items() if k == "ablate.data_spec"}
-        self.tracker.set_tags(self.run_id, {**keep, REUSED: source["tags"].get(REUSED, source["run_id"])})
+        self._take(source, self.run_id)
         for other in best.user_attrs.get("ablate:run_ids", [])[1:]:
-            self._sibling(other, keep)
+            self._sibling(other)
 
-    def _sibling(self, run_id: str, keep: dict[str, str]) -> None:
-        """Another replicate of the best trial, as a run beside the arm's (a direct child of the
-        sweep's parent), so the report counts the tuned arm's replicates."""
+    def _take(self, source: dict[str, Any], run_id: str) -> None:
+        """A trial's run's results into `run_id`: metric histories, params, data spec, provenance."""
         from ablate.resume import copy_results
         from ablate.tracking import REUSED
 
+        copy_results(self.tracker, source["run_id"], run_id)
+        self.tracker.log_params(run_id, source["params"])
+        keep = {k: v for k, v in source["tags"].items() if k == "ablate.data_spec"}
+        self.tracker.set_tags(run_id, {**keep, REUSED: source["tags"].get(REUSED, source["run_id"])})
+
+    def _sibling(self, run_id: str) -> None:
+        """Another replicate of the best trial, as a run beside the arm's (a direct child of the
+        sweep's parent), so the report counts the tuned arm's replicates."""
         source = self.tracker.find_run(run_id)
         if source is None:
             return
         name = f"{self.tracker.run(self.run_id)['name']} seed={source['params'].get('seed', '?')}"
-        tags = {"ablate.kind": "study-replicate", "ablate.optuna.arm_run": self.run_id, **keep}
-        tags.update({"ablate.overrides": json.dumps(self.arm), REUSED: source["tags"].get(REUSED, run_id)})
+        tags = {
+            "ablate.kind": "study-replicate",
+            "ablate.optuna.arm_run": self.run_id,
+            "ablate.overrides": json.dumps(self.arm),
+        }
         sibling = self.tracker.start(self.experiment, name, self.parent, tags=tags)
-        copy_results(self.tracker, run_id, sibling)
-        self.tracker.log_params(sibling, source["params"])
+        self._take(source, sibling)
         self.tracker.end(sibling, "FINISHED")
