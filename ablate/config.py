@@ -120,6 +120,10 @@ class Config:
 
     def __post_init__(self) -> None:
         positive("replicates", self.replicates)
+        if self.replicates > SEEDS:
+            raise ConfigError(
+                f"replicates={self.replicates} is not allowed: there are {SEEDS} seeds (allowed: 1 to {SEEDS})"
+            )
         if not 0 <= self.seed <= SEEDS - self.replicates:
             raise ConfigError(
                 f"seed={self.seed} is not allowed with replicates={self.replicates}: the seeds run from seed to "
