@@ -6,6 +6,7 @@ joblib and SLURM launchers behave the same."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import socket
@@ -18,13 +19,17 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.console import sweep_table
+from ablate.fingerprint import code_version, neutral
 from ablate.parallel import forward_env
 from ablate.redaction import redact_files
 from ablate.resume import mark_orphans
+from ablate.store_uri import ui_links
 from ablate.tracking import (
     ENV_EXPERIMENT,
     ENV_PARENT,
     ENV_URI,
+    SWEEP_KEY,
     Tracker,
     check_tracking,
     open_experiment,
@@ -33,6 +38,22 @@ from ablate.tracking import (
 )
 
 ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
+
+
+def sweep_key(config: DictConfig) -> str:
+    """What makes two commands the same sweep: the experiment, the code and every override that
+    can change which runs exist or what they compute (not where output goes or how it is shown,
+    not the launcher)."""
+    lines = [f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()]
+    lines += list(config.hydra.overrides.task)
+    kept = []
+    for o in OverridesParser.create().parse_overrides(lines):
+        key = o.get_key_element().lstrip("+~")
+        if key.startswith("hydra") or (neutral(key) and key not in ("replicates",)):
+            continue
+        kept.append(o.input_line)
+    text = json.dumps([config.tracking.experiment, code_version(), sorted(kept)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def swept_keys(config: DictConfig) -> list[str]:
@@ -49,6 +70,7 @@ class AblateCallback(Callback):
         self.tracker: Tracker | None = None
         self.parent: str | None = None
         self.experiment: str | None = None
+        self.reused = False  # the parent run is an earlier run's of the same command
 
     # Hydra turns a callback's exception into a warning and goes on; ours must stop the command
     # instead (SystemExit is not an Exception), with one line saying why.
@@ -71,22 +93,32 @@ class AblateCallback(Callback):
         uri = self.tracker.uri
         # runs left RUNNING by a killed sweep are closed as KILLED before anything new starts
         mark_orphans(self.tracker, self.experiment, socket.gethostname())
+        self.parent = self._parent(config)
+        os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
+        forward_env(config, {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
+
+    def _parent(self, config: DictConfig) -> str:
+        """The sweep's parent run: the one an earlier run of the same command (and code) made,
+        reopened, so a rerun continues it; else a new one."""
+        alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        key = sweep_key(config)
+        earlier = self.tracker.search(self.experiment, tags={"ablate.kind": "sweep", SWEEP_KEY: key})
+        if earlier:
+            self.reused = True
+            self.tracker.reopen(earlier[-1]["run_id"], alive)
+            return earlier[-1]["run_id"]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         factors = swept_keys(config)
-        self.parent = self.tracker.start(
-            self.experiment,
-            f"{config.tracking.experiment}-{stamp}",
-            tags={
-                "ablate.kind": "sweep",
-                "ablate.factors": json.dumps(factors),
-                "ablate.command": " ".join(["python -m ablate", *sys.argv[1:]]),
-                "ablate.host": socket.gethostname(),
-                "ablate.pid": os.getpid(),
-                "ablate.heartbeat": time.time(),
-            },
-        )
+        tags = {
+            "ablate.kind": "sweep",
+            "ablate.factors": json.dumps(factors),
+            "ablate.command": " ".join(["python -m ablate", *sys.argv[1:]]),
+            SWEEP_KEY: key,
+            **alive,
+        }
+        parent = self.tracker.start(self.experiment, f"{config.tracking.experiment}-{stamp}", tags=tags)
         self.tracker.log_params(
-            self.parent,
+            parent,
             {
                 "factors": ",".join(factors),
                 "sweep_dir": config.hydra.sweep.dir,
@@ -94,8 +126,7 @@ class AblateCallback(Callback):
                 "n_init": config.eval.n_init,
             },
         )
-        os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
-        forward_env(config, {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
+        return parent
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.tracker is None or self.parent is None:
@@ -106,7 +137,7 @@ class AblateCallback(Callback):
         for key in ENV_KEYS:
             os.environ.pop(key, None)
         try:
-            children = tracker.children(self.experiment, parent)
+            children = tracker.members(self.experiment, parent)
             log_baselines(tracker, parent, children, config)
             launch_dir = Path(config.hydra.runtime.cwd)
             redact_files([launch_dir / config.hydra.sweep.dir / "multirun.yaml"])  # as jobs do with theirs
@@ -120,6 +151,12 @@ class AblateCallback(Callback):
             if not isinstance(exc, Exception):
                 raise
             _fail(f"report: {type(exc).__name__}: {exc}", code=1)
+        print(sweep_table(children, json.loads(tracker.run(parent)["tags"].get("ablate.factors", "[]"))), flush=True)
+        links = ui_links(tracker.uri, self.experiment, [c["run_id"] for c in children])
+        if not tracker.uri.startswith(("http://", "https://")):
+            print(f"mlflow: start the UI with: mlflow ui --backend-store-uri {redact(tracker.uri)}", flush=True)
+        print(f"mlflow: the arms side by side: {links['compare']}", flush=True)
+        print(f"mlflow: this sweep's runs: {links['table']}", flush=True)
         print(f"report: {path}", flush=True)
         if failed:
             print(f"{len(failed)} of {len(children)} jobs failed (see the report)", file=sys.stderr)
@@ -137,10 +174,12 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
     from ablate.evaluate import cluster_quality
 
     specs = {c["tags"].get("ablate.data_spec") for c in children} - {None}
+    done = tracker.run(parent)["tags"]
     for text in sorted(specs):
         spec = json.loads(text)
-        if not (spec.get("labelled") and config.eval.latent):
-            continue
+        suffix = "" if len(specs) == 1 else f"_{spec['name']}"
+        if not (spec.get("labelled") and config.eval.latent) or f"ablate.baseline_data{suffix}" in done:
+            continue  # unlabelled, or scored by an earlier run of this sweep
         _, eval_set = load_split(spec)
         if eval_set.labels is None:  # a loader that said labelled but gave no labels
             continue
@@ -151,6 +190,5 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
             config.eval.n_init,
             backend=getattr(config.eval.kmeans, "value", config.eval.kmeans),  # an Enum member in the composed config
         )
-        suffix = "" if len(specs) == 1 else f"_{spec['name']}"
         tracker.log_metrics(parent, {f"baseline_{k}{suffix}": v for k, v in q.items()})
         tracker.set_tags(parent, {f"ablate.baseline_data{suffix}": spec["name"]})

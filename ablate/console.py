@@ -30,6 +30,35 @@ def mean_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     return {k: float(np.mean([m[k] for m in done if k in m])) for k in keys}
 
 
+def job_start(arm: str, seeds: list[int], epochs: int) -> str:
+    which = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+    return f"job {arm}: start ({which}, {epochs} epochs)"
+
+
+def job_end(arm: str, replicates: list, results: list[dict[str, Any]], seconds: float) -> str:
+    """One line: what became of the job's replicates (trained, skipped, resumed, failed, pruned)."""
+    groups: dict[str, list[str]] = {}
+    reused: list[str] = []
+    for rep, res in zip(replicates, results, strict=True):
+        action = getattr(rep.plan, "action", "run")
+        if res["status"] == "SKIPPED":
+            groups.setdefault("skipped", []).append(str(rep.seed))
+            reused.append(res["run_id"])
+        elif res["status"] == "FAILED":
+            reason = " ".join(str(res.get("error", "")).split())[:200]
+            groups.setdefault(f"failed: {reason}", []).append(str(rep.seed))
+        elif res["status"] == "PRUNED":
+            groups.setdefault(f"pruned at epoch {res.get('epoch')}", []).append(str(rep.seed))
+        elif action == "resume":
+            groups.setdefault(f"resumed from epoch {rep.plan.state['epoch']}", []).append(str(rep.seed))
+        else:
+            groups.setdefault("trained", []).append(str(rep.seed))
+    parts = [f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)} {what}" for what, seeds in groups.items()]
+    runs = f": reusing run{'s' if len(reused) > 1 else ''} {', '.join(reused)}"
+    parts = [p + (runs if p.endswith(" skipped") else "") for p in parts]
+    return redact(f"job {arm}: {'; '.join(parts)} ({seconds:.0f} s)")
+
+
 def summary(results: list[dict[str, Any]], arm: str, multirun: bool, uri: str) -> dict[str, Any]:
     status = cell_status([r["status"] for r in results])
     out = {"status": status, "run_id": results[0]["run_id"], "run_ids": [r["run_id"] for r in results]}
@@ -60,3 +89,30 @@ def _table(results: list[dict[str, Any]]) -> str:
         rows.append([key, *(f"{v:.6g}" for v in values), spread])
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows])
+
+
+KEY_METRICS = ("purity_mean", "final_eval_loss", "psnr", "miou")
+
+
+def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
+    """The sweep's arms, one line each: runs finished of all, and each key metric's mean ± std
+    over the arm's training seeds (the report has the intervals and tests)."""
+    arms: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        values = [f"{k.split('.')[-1]}={run['params'].get(k, '?')}" for k in factors if k != "seed"]
+        arms.setdefault(" ".join(values) or run["name"].split(" seed=")[0], []).append(run)
+    done = [r["metrics"] for group in arms.values() for r in group if r["status"] == "FINISHED"]
+    keys = [k for k in KEY_METRICS if any(k in m for m in done)]
+    header = ["arm", "finished", *keys]
+    rows = []
+    for label, group in sorted(arms.items()):
+        ok = [r["metrics"] for r in group if r["status"] == "FINISHED"]
+        cells = []
+        for key in keys:
+            values = [m[key] for m in ok if key in m]
+            std = f" ± {np.std(values, ddof=1):.2g}" if len(values) > 1 else ""
+            cells.append(f"{np.mean(values):.4g}{std}" if values else "—")
+        rows.append([label, f"{len(ok)}/{len(group)}", *cells])
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [header, *rows])  # fmt: skip

@@ -40,9 +40,10 @@ def pack_size(setting: Any, device: torch.device) -> int:
 class Cell:
     """The shared inputs of a cell's replicates: its config, task, data and device."""
 
-    def __init__(self, conf: Config, task, data: dict[str, Any], train_set, eval_set, shown, device: torch.device):
+    def __init__(self, conf: Config, task, data: dict[str, Any], train_set, eval_set, shown, device: torch.device,
+                 resources: dict[str, Any]):  # fmt: skip
         self.conf, self.task, self.data, self.device = conf, task, data, device
-        self.train_set, self.eval_set, self.shown = train_set, eval_set, shown
+        self.train_set, self.eval_set, self.shown, self.resources = train_set, eval_set, shown, resources
 
     def train(self, replicates: list[Replicate], hook: Callable | None) -> list[dict[str, Any]]:
         """Every replicate's result, in seed order: skipped, resumed or trained."""
@@ -57,6 +58,7 @@ class Cell:
             if action == "skip":
                 results[rep.seed] = rep.conclude(lambda rep=rep: rep.tracker.run(rep.run_id)["metrics"])
             else:
+                rep.tracker.set_tags(rep.run_id, self.resources)
                 todo.append(rep)
         size = pack_size(self.conf.trainer.pack, self.device)
         fresh = [rep for rep in todo if rep.plan.action == "run"]  # resumed ones continue their own checkpoint
@@ -79,7 +81,7 @@ class Cell:
             print(f"pack: {run.why}; its {len(group)} replicates train one after another", flush=True)
             return self.one_by_one(group, hook, models)
         for rep in group:  # how many trained together: the numbers can differ with it at float level
-            rep.tracker.log_params(rep.run_id, {"pack_size": len(group)})
+            rep.log_params({"pack_size": len(group)})
         return run.train(hook)
 
     def one_by_one(self, group: list[Replicate], hook: Callable | None, models=None) -> dict[int, dict[str, Any]]:
@@ -87,7 +89,7 @@ class Cell:
         last one, the mean over the group's replicates of that epoch's metrics."""
         results = {}
         for i, rep in enumerate(group):
-            rep.tracker.log_params(rep.run_id, {"pack_size": 1})
+            rep.log_params({"pack_size": 1})
             last, model = hook if i == len(group) - 1 else None, models[i] if models else None
             body = lambda rep=rep, last=last, model=model: self._alone(rep, mean_of(group, last), model)  # noqa: E731
             results[rep.seed] = rep.conclude(body)

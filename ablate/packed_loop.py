@@ -21,6 +21,7 @@ import torch
 
 from ablate import checkpoint, resume
 from ablate.hooks import Pruned
+from ablate.progress import Progress
 from ablate.replicate import Replicate
 from ablate.train import History, NonFiniteLoss, evaluate, make_optimizer, on_device, resolve_precision
 from ablate.vectorized import Stack, train_epoch
@@ -58,10 +59,16 @@ class PackedRun:
         t, group = self.cell.conf.trainer, self.group
         tic = time.perf_counter()
         try:
-            for epoch in range(self.restore() + 1, t.epochs + 1):
+            first = self.restore() + 1
+            arm = group[0].name.split(" seed=")[0]
+            bar = Progress(f"{arm} seeds {group[0].seed}-{group[-1].seed} (packed)", first, t.epochs, t.progress)
+            for epoch in range(first, t.epochs + 1):
                 self.epoch(epoch, hook)
                 if not self.live:
                     break
+                losses = [group[r].epochs[epoch]["eval_loss"] for r in self.live]
+                bar.update(epoch, eval_mean=sum(losses) / len(losses))
+            bar.close()
         except Pruned as exc:
             self.results.update({group[r].seed: group[r].pruned(exc) for r in self.live})
             shutil.rmtree(self.path.parent, ignore_errors=True)
@@ -81,14 +88,15 @@ class PackedRun:
 
     def epoch(self, epoch: int, hook) -> None:
         cell, t = self.cell, self.cell.conf.trainer
-        tic = time.perf_counter()
+        tic, cpu = time.perf_counter(), time.process_time()
         orders = torch.stack([torch.randperm(len(self.train_set), generator=g) for g in self.orders])
         losses = train_epoch(self.stack, cell.task, self.train_set, orders.to(cell.device), t.batch_size,
                              self.optimizer, cell.device, self.dtype).tolist()  # fmt: skip
         self.stack.unstack()
         shared = (time.perf_counter() - tic) / len(self.group)
+        shared_cpu = (time.process_time() - cpu) / len(self.group)
         for r in list(self.live):
-            tic = time.perf_counter()
+            tic, cpu = time.perf_counter(), time.process_time()
             rep, model = self.group[r], self.models[r]
             ev = evaluate(model, cell.task, self.eval_set, 4 * t.batch_size, cell.device, dtype=self.dtype)
             if not (math.isfinite(losses[r]) and math.isfinite(ev.loss)):  # masked: it stays in the pack
@@ -100,6 +108,7 @@ class PackedRun:
             h.train_loss.append(losses[r])
             h.eval_loss.append(ev.loss)
             h.epoch_seconds.append(shared + time.perf_counter() - tic)
+            h.epoch_cpu.append(shared_cpu + time.process_time() - cpu)
             values = {"train_loss": losses[r], "eval_loss": ev.loss, **ev.quality}
             rep.on_epoch(model, cell.task, cell.shown, cell.device)(epoch, values)
         if hook is not None and self.live:
@@ -138,8 +147,10 @@ class PackedRun:
         self.histories = [History(**h) for h in state["histories"]]
         epoch = int(state["epoch"])
         for r, rep in enumerate(self.group):
-            resume.copy_results(rep.tracker, state["runs"][r], rep.run_id, max_step=epoch, folders=("progress",))
-            rep.tracker.set_tags(rep.run_id, {"ablate.resumed_from": state["runs"][r], "ablate.resumed_epoch": epoch})
+            if state["runs"][r] != rep.run_id:  # the pack was another sweep's: its runs' epochs come along
+                resume.copy_results(rep.tracker, state["runs"][r], rep.run_id, max_step=epoch, folders=("progress",))
+                rep.tracker.set_tags(rep.run_id, {"ablate.resumed_from": state["runs"][r]})
+            rep.tracker.set_tags(rep.run_id, {"ablate.resumed_epoch": epoch})
             rep.epochs.update({e + 1: {"eval_loss": v} for e, v in enumerate(self.histories[r].eval_loss)})
             if state["masked"][r]:
                 self.results[rep.seed] = rep.fail(NonFiniteLoss(f"diverged before epoch {epoch}"), alone=False)

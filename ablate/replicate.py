@@ -27,35 +27,67 @@ from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.hooks import Pruned
 from ablate.job_env import Where
 from ablate.models import count_parameters
-from ablate.tracking import ENV_PARENT, FINGERPRINT, Tracker, redact
+from ablate.tracking import ENV_PARENT, FINGERPRINT, PARENT_TAG, Tracker, redact
 from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
 
 
 class Replicate:
     def __init__(self, conf: Config, seed: int, settings: dict[str, Any], config_yaml: str, tracker: Tracker,
-                 exp_id: str, run_id: str, where: Where, out_dir: Path, name: str):  # fmt: skip
+                 exp_id: str, parent: str | None, where: Where, out_dir: Path, name: str,
+                 tags: dict[str, Any]):  # fmt: skip
         self.conf, self.seed, self.settings, self.config_yaml = conf, seed, settings, config_yaml
-        self.tracker, self.exp_id, self.run_id = tracker, exp_id, run_id
-        self.where, self.out_dir, self.name = where, out_dir, name
+        self.tracker, self.exp_id, self.parent = tracker, exp_id, parent
+        self.where, self.out_dir, self.name, self.tags = where, out_dir, name, tags
+        self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
         self.ended = False
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
 
     # -- stages -----------------------------------------------------------------------------------
-    def log_params(self) -> None:
-        self.tracker.log_params(self.run_id, self.settings)
+    def open(self, source: str | None = None) -> None:
+        """The replicate's run: `source` reopened (this sweep's own unfinished run, or the run a
+        checkpoint belongs to), else a new run, a direct child of the sweep's parent."""
+        if self.run_id is not None:
+            return
+        alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        if source is None:
+            self.run_id = self.tracker.start(self.exp_id, self.name, self.parent, tags={**self.tags, **alive})
+        else:
+            self.run_id = source
+            self.tracker.reopen(source, alive)
+            self._refer(self.tracker.run(source))
+        self.log_params(self.settings)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Params the run does not have yet (a reopened run keeps the values it was started with)."""
+        have = self.tracker.run(self.run_id)["params"] if self.plan is not None and self.plan.source else {}
+        self.tracker.log_params(self.run_id, {k: v for k, v in params.items() if k not in have})
+
+    def _refer(self, run: dict[str, Any]) -> None:
+        """A run of another sweep counts in this one by reference."""
+        if self.parent is not None and run["tags"].get(PARENT_TAG) != self.parent:
+            self.tracker.refer(self.parent, run["run_id"])
 
     def prepare(self, train_set, eval_set) -> str:
-        """Fingerprint the replicate (its config with its seed, the code, the data) and decide:
-        skip (a FINISHED run has it), resume (a checkpoint has it) or run."""
-        tracker, run_id = self.tracker, self.run_id
-        fp = fingerprint(self.settings, code_version(), data_hash(train_set, eval_set))
-        tracker.set_tags(run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
+        """Fingerprint the replicate (its config with its seed, the code, the data), decide skip
+        (a FINISHED run has it), resume (a checkpoint has it) or run, and open its run."""
+        digest = data_hash(train_set, eval_set)
+        fp = fingerprint(self.settings, code_version(), digest)
         checkpoints = self.where.launch_dir / self.conf.tracking.checkpoint_dir
-        self.plan = resume.plan(tracker, self.exp_id, run_id, fp, checkpoints, self.conf.tracking.resume)
-        resume.adopt(tracker, self.plan, run_id)
-        if self.plan.action != "skip":
-            resume.claim(self.plan, run_id)
+        self.plan = resume.plan(self.tracker, self.exp_id, self.parent, fp, checkpoints, self.conf.tracking.resume)
+        if self.plan.action == "skip":  # the finished run is the result: nothing new in the store
+            self.run_id, self.ended = self.plan.source, True
+            self._refer(self.tracker.run(self.run_id))
+            return "skip"
+        reopened = self.plan.source is not None
+        self.open(self.plan.source)
+        self.tracker.set_tags(self.run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
+        if not reopened:
+            spec = json.loads(self.tags["ablate.data_spec"])
+            self.tracker.log_dataset(self.run_id, spec, digest, {"train": len(train_set), "eval": len(eval_set)})
+        if self.plan.action == "resume":
+            self.tracker.set_tags(self.run_id, {"ablate.resumed_epoch": self.plan.state["epoch"]})
+        resume.claim(self.plan, self.run_id)
         return self.plan.action
 
     def build_model(self, task, data: dict[str, Any], device: torch.device) -> torch.nn.Module:
@@ -89,7 +121,11 @@ class Replicate:
                 inputs, target = task.batch(shown.images, shown.labels)
                 path = self.out_dir / "progress" / f"epoch_{epoch:03d}.png"
                 tracker.log_artifact(
-                    run_id, figures.progress_grid(task.show(inputs, shot.outputs, target), path), "progress"
+                    run_id,
+                    figures.progress_grid(
+                        task.show(inputs, shot.outputs, target), path, title=f"{self.name}: epoch {epoch}"
+                    ),
+                    "progress",
                 )
             if hook is not None:
                 hook(epoch, values)
@@ -114,6 +150,9 @@ class Replicate:
             "train_seconds": seconds,
             # the training and eval-loss passes alone (train_seconds less per-epoch logging, snapshots, checkpoints)
             "loop_seconds": sum(history.epoch_seconds),
+            # the report's cost: one epoch of the loop per replicate, in CPU process time on a CPU (what
+            # other jobs on the machine do not inflate), in wall time on a GPU (the CPU mostly waits there)
+            "epoch_cost_s": float(np.mean(history.epoch_cpu if device.type == "cpu" else history.epoch_seconds)),
             "n_params": count_parameters(model)["trainable"],
             "final_train_loss": history.train_loss[-1],
             "final_eval_loss": history.eval_loss[-1],
@@ -159,7 +198,6 @@ class Replicate:
         self.end("KILLED")
         if self.plan is not None:
             resume.finish(self.plan)
-        print(f"job pruned: {self.name}: {exc}", flush=True)
         return {"status": "PRUNED", "run_id": self.run_id, "seed": self.seed, "epoch": exc.epoch}
 
     def fail(self, exc: BaseException, alone: bool = True) -> dict[str, Any]:
@@ -167,6 +205,10 @@ class Replicate:
         error outside a sweep that ends the job (`alone`: not one masked replicate of a pack), is
         raised again once the run is closed."""
         interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+        try:
+            self.open()  # the job failed before its replicates' runs were opened: open them to say why
+        except Exception:  # noqa: BLE001 - the store may be what failed
+            pass
         self.end("KILLED" if interrupted else "FAILED")  # close first: logging may be what failed
         try:
             self.tracker.set_tags(self.run_id, {"ablate.error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
@@ -175,11 +217,10 @@ class Replicate:
             pass
         if interrupted or (alone and not self.where.multirun):
             raise exc
-        print(redact(f"job failed: {self.name}: {type(exc).__name__}: {exc}"), flush=True)
-        return {"status": "FAILED", "run_id": self.run_id, "seed": self.seed, "error": str(exc)}
+        return {"status": "FAILED", "run_id": self.run_id, "seed": self.seed, "error": f"{type(exc).__name__}: {exc}"}
 
     def end(self, status: str) -> None:
-        if not self.ended:
+        if not self.ended and self.run_id is not None:
             self.ended = True
             self.tracker.end(self.run_id, status)
 
@@ -189,9 +230,6 @@ def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replic
     return {
         "ablate.overrides": json.dumps(where.overrides),
         "ablate.data_spec": json.dumps(data),
-        "ablate.host": socket.gethostname(),
-        "ablate.pid": os.getpid(),
-        "ablate.heartbeat": time.time(),
         "ablate.replicate": f"{index + 1}/{replicates}",
         "ablate.seed": seed,
     }

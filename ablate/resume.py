@@ -1,10 +1,12 @@
-"""Skip what is done, resume what was killed: decided per job from its fingerprint.
+"""Skip what is done, resume what was killed: decided per replicate from its fingerprint, so
+rerunning a command adds no run to the store for work it has already done.
 
-- a FINISHED run with the same fingerprint in the experiment: the job is skipped; its numbers are
-  copied into this sweep's child run (tagged with where they came from) so they count in the report;
-- else a checkpoint under <checkpoint_dir>/<fingerprint>/: training resumes after its epoch, and the
-  epochs before it are copied from the run that wrote it;
-- else a fresh start. FAILED runs are simply rerun.
+- a FINISHED run with the same fingerprint in the experiment: the replicate is skipped; that run
+  is its result (a sweep references it: ablate.ref.<run id> on the parent), nothing is copied;
+- else a checkpoint under <checkpoint_dir>/<fingerprint>/: training resumes after its epoch in the
+  run that wrote the checkpoint, reopened (RUNNING again);
+- else a fresh start, in this sweep's own unfinished run of the same fingerprint when there is one
+  (killed before its first checkpoint, or failed), else in a new run.
 
 Also the orphan policy: a RUNNING run whose process is gone (dead pid on this host, a silent
 heartbeat elsewhere) is closed as KILLED before a new command starts.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ablate import checkpoint
-from ablate.tracking import FINGERPRINT, REUSED, Tracker
+from ablate.tracking import FINGERPRINT, PARENT_TAG, REUSED, Tracker
 
 STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
 
@@ -29,7 +31,7 @@ STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for t
 class Plan:
     action: str  # "run", "skip" or "resume"
     folder: Path  # this fingerprint's checkpoint folder
-    source: str | None = None  # the run whose results are reused
+    source: str | None = None  # the run that is reused (skip) or continued (resume, or a rerun in place)
     state: dict | None = None  # the loaded checkpoint, when resuming
 
     @property
@@ -37,15 +39,25 @@ class Plan:
         return self.folder / "last.pt"
 
 
-def plan(tracker: Tracker, experiment_id: str, run_id: str, fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
+def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: str, checkpoints: Path,
+         enabled: bool) -> Plan:  # fmt: skip
+    """`parent`: the sweep's parent run (None for a single run)."""
     folder = checkpoints / fingerprint
     if not enabled:
         return Plan("run", folder)
     same = tracker.search(experiment_id, tags={FINGERPRINT: fingerprint})[::-1]  # newest first
-    for previous in (r for r in same if r["run_id"] != run_id):
-        if previous["status"] == "FINISHED":
-            return Plan("skip", folder, source=previous["tags"].get(REUSED, previous["run_id"]))
-    return plan_offline(fingerprint, checkpoints, enabled)
+    finished = [r for r in same if r["status"] == "FINISHED"]
+    if finished:
+        mine = [r for r in finished if r["tags"].get(PARENT_TAG) == parent]  # this sweep's own, if any
+        found = (mine or finished)[0]
+        return Plan("skip", folder, source=found["tags"].get(REUSED, found["run_id"]))
+    offline = plan_offline(fingerprint, checkpoints, enabled)
+    if offline.action == "resume":
+        if tracker.find_run(offline.source) is None:  # the checkpoint outlived its store: a new run
+            offline.source = None
+        return offline
+    unfinished = [r for r in same if r["tags"].get(PARENT_TAG) == parent and r["status"] != "RUNNING"]
+    return Plan("run", folder, source=unfinished[0]["run_id"] if unfinished else None)
 
 
 def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
@@ -62,16 +74,6 @@ def claim(plan: Plan, run_id: str) -> None:
     """Record which run writes this folder's checkpoints (the next resume copies its history)."""
     plan.folder.mkdir(parents=True, exist_ok=True)
     (plan.folder / "run.json").write_text(json.dumps({"run_id": run_id}))
-
-
-def adopt(tracker: Tracker, plan: Plan, run_id: str) -> None:
-    """Bring a skipped job's results, or a resumed job's earlier epochs, into this run."""
-    if plan.action == "skip":
-        copy_results(tracker, plan.source, run_id)
-        tracker.set_tags(run_id, {REUSED: plan.source})
-    elif plan.action == "resume":
-        copy_results(tracker, plan.source, run_id, max_step=plan.state["epoch"], folders=("progress",))
-        tracker.set_tags(run_id, {"ablate.resumed_from": plan.source, "ablate.resumed_epoch": plan.state["epoch"]})
 
 
 def finish(plan: Plan) -> None:

@@ -11,8 +11,10 @@ inside a sweep: each run ends with the status it earned and the sweep goes on.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import socket
+import time
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
 from ablate.parallel import assign_resources
 from ablate.replicate import Replicate, start_tags
 from ablate.resume import mark_orphans
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_experiment
+from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_experiment, redact
 from ablate.train import resolve_device
 
 
@@ -34,17 +36,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     where = hydra_job()
     redact_saved_config(where)
     tracker, exp_id, parent = _open_tracking(conf, where)
-    arm = " ".join(o.split(".")[-1] for o in where.overrides) or _default_name(conf)
+    arm = _arm(where.overrides, tracker.run(parent)["tags"] if parent else {}) or _default_name(conf)
     hook = epoch_hook()  # a sweeper's per-epoch callable (the Optuna trial's report-and-prune), or None
     plain = plain_config(cfg)
     common = (plain, flatten(plain), components.data_spec(conf.data), getattr(hook, "tags", {}))
     replicates = [_start(conf, common, tracker, exp_id, parent, where, arm, seed) for seed in conf.seeds()]
+    print(redact(console.job_start(arm, list(conf.seeds()), conf.trainer.epochs)), flush=True)
+    tic = time.perf_counter()
     try:
         results = _train(conf, replicates, hook, common[2])
     except BaseException as exc:  # noqa: BLE001 - interrupted (or failed outside a sweep): no run left RUNNING
         for replicate in replicates:
             replicate.end("KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED")
         raise
+    print(console.job_end(arm, replicates, results, time.perf_counter() - tic), flush=True)
     return console.summary(results, arm, where.multirun, tracker.uri)
 
 
@@ -57,6 +62,16 @@ def _open_tracking(conf: Config, where: Where) -> tuple[Tracker, str, str | None
     tracker, exp_id = open_experiment(t.uri, t.experiment, t.artifact_dir, where.launch_dir)
     mark_orphans(tracker, exp_id, socket.gethostname())
     return tracker, exp_id, None
+
+
+def _arm(overrides: list[str], parent_tags: dict[str, str]) -> str:
+    """The arm's name: its values of the sweep's factors ("skip=True bottleneck=False"); every
+    override for a job outside a sweep."""
+    pairs = [tuple(o.lstrip("+~").split("=", 1)) for o in overrides if "=" in o]
+    if "ablate.factors" in parent_tags:  # seeds are replicates, not arms
+        factors = set(json.loads(parent_tags["ablate.factors"])) - {"seed"}
+        pairs = [(k, v) for k, v in pairs if k in factors]
+    return " ".join(f"{k.split('.')[-1]}={v}" for k, v in pairs)
 
 
 def _default_name(conf: Config) -> str:
@@ -75,16 +90,16 @@ def _start(conf: Config, common: tuple, tracker: Tracker, exp_id: str, parent: s
     settings = {**flat, "seed": seed}
     index, many = seed - conf.seed, conf.replicates > 1
     name = f"{arm} seed={seed}" if many else arm
-    run_id = tracker.start(exp_id, name, parent, tags={**start_tags(where, data, seed, index, conf.replicates), **tags})
+    tags = {**start_tags(where, data, seed, index, conf.replicates), **tags}
     out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
-    return Replicate(conf, seed, settings, OmegaConf.to_yaml(alone), tracker, exp_id, run_id, where, out_dir, name)
+    return Replicate(
+        conf, seed, settings, OmegaConf.to_yaml(alone), tracker, exp_id, parent, where, out_dir, name, tags
+    )
 
 
 def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]) -> list[dict[str, Any]]:
     """The cell's shared stages once (resources, device, task, data), then every replicate."""
     try:
-        for replicate in replicates:
-            replicate.log_params()
         components.check_all(conf)  # preflight did, where the command ran; a worker may lack a module
         resources = assign_resources(conf.trainer.threads)  # GPU and threads, before CUDA starts
         device = resolve_device(conf.trainer.device.value)
@@ -95,9 +110,7 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
         train_set, eval_set = components.load_split(data)
     except BaseException as exc:  # noqa: BLE001 - every replicate's run ends with the same reason
         return [replicate.fail(exc) for replicate in replicates]
-    for replicate in replicates:
-        replicate.tracker.set_tags(replicate.run_id, resources)
     # a fixed set of eval images spread over the split (so over the classes) for progress grids
     picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
-    cell = pack.Cell(conf, task, data, train_set, eval_set, eval_set.subset(picks), device)
+    cell = pack.Cell(conf, task, data, train_set, eval_set, eval_set.subset(picks), device, resources)
     return cell.train(replicates, hook)

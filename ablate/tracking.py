@@ -6,6 +6,7 @@ state), so in-process sweeps, joblib workers and SLURM jobs behave the same.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -27,12 +28,18 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from ablate.redaction import redact  # noqa: E402 - importing it also installs the log filter
+from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: E402, F401 - the store's address
 
 # the MLflow 3 UI opens experiments of this kind on the training-runs table, not GenAI
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PARENT_TAG = "mlflow.parentRunId"
 # a job's fingerprint (ablate.fingerprint), and the finished run whose results a skipped job reuses
 FINGERPRINT, REUSED = "ablate.fingerprint", "ablate.reused_from"
+# a sweep's parent run lists the finished runs of other sweeps that it reuses (a skipped job's
+# results are referenced, never copied): one tag per run, ablate.ref.<run id>
+REF = "ablate.ref."
+# a sweep's identity: the same command (and code) continues the same parent run
+SWEEP_KEY = "ablate.sweep_key"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
 ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
@@ -87,31 +94,6 @@ def check_tracking(uri: str, timeout: float = 5.0) -> str | None:
     return None
 
 
-def resolve_uri(uri: str | None, launch_dir: Path) -> str:
-    """tracking.uri if given, else $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db.
-    A relative sqlite path is resolved against the directory the command started in."""
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if "://" not in uri:  # a bare path: treat as a sqlite file
-        uri = "sqlite:///" + uri
-    return absolute_sqlite(uri, launch_dir)
-
-
-def absolute_sqlite(url: str, launch_dir: Path) -> str:
-    """A database URL with a relative sqlite path made absolute against the launch directory
-    (for MLflow's store and Optuna's alike); any other URL as it is."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return "sqlite:///" + str((launch_dir / url[len("sqlite:///") :]).resolve())
-    return url
-
-
-def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment: str) -> str | None:
-    """Local stores keep artifacts in an explicit folder, <artifact_dir>/<experiment> (never
-    ./mlruns of whatever directory happens to be current); a server chooses its own store."""
-    if uri.startswith(("sqlite:", "postgresql", "mysql", "file:")):
-        return (launch_dir / artifact_dir / experiment).resolve().as_uri()
-    return None
-
-
 class Tracker:
     def __init__(self, uri: str):
         self.uri = uri
@@ -144,6 +126,14 @@ class Tracker:
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
+    def reopen(self, run_id: str, tags: dict[str, Any]) -> None:
+        """A run that ended (killed, failed, or a finished sweep's parent) RUNNING again, continued
+        by this process: rerunning a command writes into the runs it made, not beside them."""
+        self.client.update_run(run_id, status="RUNNING")
+        if "ablate.error" in self.client.get_run(run_id).data.tags:
+            self.client.delete_tag(run_id, "ablate.error")
+        self.set_tags(run_id, tags)
+
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         items = [Param(k, redact(str(v))) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
@@ -162,6 +152,26 @@ class Tracker:
             self.client.log_artifacts(run_id, str(path), folder)
         else:
             self.client.log_artifact(run_id, str(path), folder)
+
+    def log_dataset(self, run_id: str, spec: dict[str, Any], digest: str, sizes: dict[str, int]) -> None:
+        """The run's data as MLflow dataset inputs (the UI's Datasets column): one per split."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        source = json.dumps({k: v for k, v in spec.items() if k in ("name", "root", "limit", "split_seed")})
+        inputs = [
+            DatasetInput(
+                Dataset(
+                    str(spec.get("name", "data")),
+                    digest[:32],
+                    "local",
+                    redact(source),
+                    profile=json.dumps({"num_rows": n}),
+                ),  # fmt: skip
+                tags=[InputTag("mlflow.data.context", split)],
+            )
+            for split, n in sizes.items()
+        ]
+        self.client.log_inputs(run_id, datasets=inputs)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, redact(text), name)
@@ -188,6 +198,20 @@ class Tracker:
     def children(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
         return self.search(experiment_id, tags={PARENT_TAG: parent_id})
 
+    def refer(self, parent_id: str, run_id: str) -> None:
+        """Count another sweep's finished run in this sweep (its results are not copied)."""
+        self.set_tags(parent_id, {REF + run_id: "1"})
+
+    def members(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
+        """A sweep's runs: its children and the finished runs it references, oldest first."""
+        runs = {r["run_id"]: r for r in self.children(experiment_id, parent_id)}
+        for key in self.run(parent_id)["tags"]:
+            if key.startswith(REF) and key[len(REF) :] not in runs:
+                found = self.find_run(key[len(REF) :])
+                if found is not None:
+                    runs[found["run_id"]] = found
+        return sorted(runs.values(), key=lambda r: (r["start_time"], r["run_id"]))
+
     def find_run(self, run_id: str) -> dict[str, Any] | None:
         """The run, or None when the store has no such run (the report CLI's 'not found')."""
         try:
@@ -207,7 +231,12 @@ class Tracker:
         return self.search(experiment_id, tags={"ablate.kind": "sweep"})[::-1]
 
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
-        return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+        """(step, value), one per step: a step logged again (a resumed run redoing the epoch it
+        was killed in) keeps its latest value."""
+        latest = {}
+        for m in sorted(self.client.get_metric_history(run_id, key), key=lambda m: m.timestamp):
+            latest[m.step] = m.value
+        return sorted(latest.items())
 
     def download(self, run_id: str, path: str, dst: Path) -> Path:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bar per report image

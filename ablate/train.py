@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ablate import checkpoint
 from ablate.data import ImageSet
+from ablate.progress import Progress
 from ablate.tasks import Task
 
 
@@ -49,6 +49,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    epoch_cpu: list[float] = field(default_factory=list)  # process time (all threads): the cost, not the wait
 
 
 def make_optimizer(
@@ -205,10 +206,9 @@ def train(
     net = torch.compile(model, dynamic=False) if compile_model else model  # see _train_epoch
     history, first = _restore(resume, model, optimizer, order_rng) if resume is not None else (history, 1)
 
-    bar = tqdm(range(first, epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True,
-               initial=first - 1, total=epochs)  # fmt: skip
-    for epoch in bar:
-        tic = time.perf_counter()
+    bar = Progress(desc, first, epochs, progress)
+    for epoch in range(first, epochs + 1):
+        tic, cpu = time.perf_counter(), time.process_time()
         order = torch.randperm(len(train_set), generator=order_rng).to(device)
         train_loss = _train_epoch(model, net, task, train_set, order, batch_size, optimizer, device, dtype)
         evaluation = evaluate(model, task, eval_set, 4 * batch_size, device, dtype=dtype)
@@ -218,10 +218,12 @@ def train(
         history.train_loss.append(train_loss)
         history.eval_loss.append(eval_loss)
         history.epoch_seconds.append(time.perf_counter() - tic)
-        bar.set_postfix(train=f"{train_loss:.3f}", eval=f"{eval_loss:.3f}")
+        history.epoch_cpu.append(time.process_time() - cpu)
+        bar.update(epoch, train=train_loss, eval=eval_loss)
         if on_epoch is not None:
             on_epoch(epoch, {"train_loss": train_loss, "eval_loss": eval_loss, **evaluation.quality})
         if checkpoint_path is not None:
             state = {"model": model, "optimizer": optimizer, "order": order_rng, "history": asdict(history)}
             checkpoint.save(checkpoint_path, epoch=epoch, **state)
+    bar.close()
     return history

@@ -13,10 +13,11 @@ from helpers.runs import TINY
 def test_dry_run_then_run_then_dry_run_again(ablate_cli, launch_dir):
     code, out, err = ablate_cli("-m", "--dry-run", "model.skip=true,false", *TINY)
     assert code == 0, err
-    assert (
-        out.strip().splitlines()[-1]
-        == "2 jobs, 0 skipped; estimated 0.0 min + 2 job(s) with no earlier run to estimate from"
-    )
+    # no earlier run: the built-in calibration (300 images x 80% x 784 pixels x 2 epochs, + 5 s per job)
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"2 jobs, 0 skipped; estimated 0\.\d min \(2 job\(s\) from the built-in 2-core CPU "
+                        r"calibration: no earlier run to learn from\)", last), last  # fmt: skip
+    assert " 0.0 min" not in last
     assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()
 
     code, _, err = ablate_cli("-m", "model.skip=true,false", *TINY)
@@ -30,4 +31,4 @@ def test_dry_run_then_run_then_dry_run_again(ablate_cli, launch_dir):
     assert sum(" skip " in line for line in lines) == 2
     new = [line for line in lines if re.match(r"#\d+\s+run\s", line)]
     assert len(new) == 2 and all(re.search(r"\s\d+s\s", line) for line in new), lines
-    assert lines[-1].startswith("4 jobs, 2 skipped; estimated ") and "no earlier run" not in lines[-1]
+    assert lines[-1].startswith("4 jobs, 2 skipped; estimated ") and "calibration" not in lines[-1]

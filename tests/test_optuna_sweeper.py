@@ -151,7 +151,8 @@ def test_interrupted_search_resumes_its_trial_from_the_checkpoint(ablate_cli, la
     assert again.state == TrialState.COMPLETE and again.params == first.params  # queued again, same values
     client, runs = _runs(launch_dir, "resume")
     _, arms, trial_runs = _tree(runs)
-    assert sorted(a.info.status for a in arms) == ["FINISHED", "KILLED"]
+    assert [a.info.status for a in arms] == ["FINISHED"]  # the rerun continued the killed arm's run
+    assert [r.info.run_id for r in trial_runs] == [again.user_attrs["ablate:run_id"]]  # one trial run, reopened
     resumed = next(r for r in trial_runs if r.info.run_id == again.user_attrs["ablate:run_id"])
     assert resumed.data.tags["ablate.resumed_epoch"] == "1"  # ablate's resume logic: the same fingerprint
     assert [h.step for h in client.get_metric_history(resumed.info.run_id, "eval_loss")] == [1, 2]

@@ -85,18 +85,21 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
     assert len(sweep_runs(f"sqlite:///{launch_dir / 'mlflow.db'}", "par")[2]) == 4
 
 
-@pytest.mark.slow  # a 2-job sweep, each job a submitit subprocess
+@pytest.mark.slow  # a 2-job sweep, each job a submitit subprocess training 2 packed replicates
 def test_submitit_local_launcher_attaches_every_job_to_the_parent(ablate_cli, launch_dir):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     code, out, err = ablate_cli(
         "-m", "hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=5",
-        "seed=0,1", *FAST, "tracking.experiment=sub",
+        "model.skip=true,false", *FAST, "replicates=2", "tracking.experiment=sub",
     )  # fmt: skip
     logs = "".join(p.read_text()[-3000:] for p in launch_dir.glob("multirun/*/*/.submitit/*/*_log.*"))
     assert code == 0, err + logs
     assert out.strip().splitlines()[-1].startswith("report: ")
-    children = check_sweep(f"sqlite:///{launch_dir / 'mlflow.db'}", "sub", 2)
+    children = check_sweep(f"sqlite:///{launch_dir / 'mlflow.db'}", "sub", 4)
     assert all(c.data.tags["ablate.threads"] == "1" for c in children)  # cpus_per_task
+    assert sorted((c.data.params["model.skip"], c.data.params["seed"]) for c in children) == [
+        ("False", "0"), ("False", "1"), ("True", "0"), ("True", "1")]  # fmt: skip
+    assert all(c.data.params["pack_size"] == "2" for c in children)  # each job's replicates packed
     assert list(launch_dir.glob("multirun/*/*/.submitit/*/*_log.out"))  # submitit ran them as processes
 
 

@@ -29,6 +29,7 @@ def generic_jobs() -> list[dict]:
                 loss = 20.0 - 3000 * lr + 8 * bottleneck + wobble * 100
                 metrics = {"final_eval_loss": loss, "final_train_loss": loss * 0.9, "n_params": 1000 + 500 * i}
                 metrics["train_seconds"] = 5.0 + i
+                metrics["epoch_cost_s"] = 0.25 + 0.05 * i
                 if data == "mnist5k":
                     p = 0.55 + 0.1 * bottleneck + 10 * lr + wobble
                     metrics |= {"purity_mean": p, "purity_std": 0.001, "nmi_mean": p - 0.1, "ari_mean": p - 0.2}

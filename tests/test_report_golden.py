@@ -55,6 +55,7 @@ def article_jobs(seeds=(0, 1, 2), epochs: int = 5) -> list[dict]:
                         "latent_dim": 16 if bottleneck else 784,
                         "n_params": 5000 + 1000 * skip + 20000 * bottleneck,
                         "train_seconds": 10.0 + i + 0.1 * seed,
+                        "epoch_cost_s": 0.5 + 0.1 * i + 0.01 * seed,
                         "final_train_loss": 0.95 * final,
                         "final_eval_loss": final,
                     },

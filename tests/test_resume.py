@@ -78,31 +78,34 @@ def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_sweep(ablate_cli
     code, out, err = ablate_cli(*ARGS)
     assert code == 0, err
     client, runs = _children(crashed)
-    assert not any(r.info.status == "RUNNING" for r in runs)  # orphans were marked KILLED
-    assert sum(r.info.status == "KILLED" for r in runs) >= 2  # the old parent and the killed job
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED")
+    # the rerun continued the killed sweep: its parent and the killed job's run, reopened and finished;
+    # nothing in the store twice
+    assert [r.info.status for r in runs] == ["FINISHED"] * 3, [(r.info.run_name, r.info.status) for r in runs]
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     resumed = _by_arm(client, runs, parent.info.run_id)
+    assert "resumed from epoch" in out
     _, clean_runs = _children(clean)
     clean_parent = next(r for r in clean_runs if "mlflow.parentRunId" not in r.data.tags)
     reference = _by_arm(MlflowClient(f"sqlite:///{clean / 'mlflow.db'}"), clean_runs, clean_parent.info.run_id)
     assert set(resumed) == set(reference) == {"True", "False"}
-    assert any("ablate.resumed_from" in resumed[arm][2].data.tags for arm in resumed)
+    assert any("ablate.resumed_epoch" in resumed[arm][2].data.tags for arm in resumed)
     for arm in reference:
         assert resumed[arm][0] == reference[arm][0], arm  # every metric equal, bit for bit
         assert resumed[arm][1] == reference[arm][1], arm  # the whole eval-loss curve too
     assert not list((crashed / "checkpoints").glob("*/last.pt"))  # finished jobs keep final weights only
 
-    # a third run of the same command skips both jobs and still reports them
+    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
+    first = {p.relative_to(report.parent): p.read_bytes() for p in report.parent.rglob("*") if p.is_file()}
+
+    # a third run of the same command skips both jobs: no new run, the same report, byte for byte
     code, out, _ = ablate_cli(*ARGS)
     assert code == 0
-    client, runs = _children(crashed)
-    parents = sorted((r for r in runs if "mlflow.parentRunId" not in r.data.tags), key=lambda r: r.info.start_time)
-    skipped = _by_arm(client, runs, parents[-1].info.run_id)
-    assert all("ablate.reused_from" in skipped[arm][2].data.tags for arm in skipped)
-    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
-    assert "![epoch 1](grids/" in report.read_text()  # pictures come from the runs that made them
-    for arm in reference:
-        assert skipped[arm][0] == reference[arm][0]
+    client, again = _children(crashed)
+    assert sorted(r.info.run_id for r in again) == sorted(r.info.run_id for r in runs)
+    assert out.count("skipped: reusing run ") == 2
+    assert Path(out.strip().splitlines()[-1].split("report: ", 1)[1]) == report
+    assert {p.relative_to(report.parent): p.read_bytes() for p in report.parent.rglob("*") if p.is_file()} == first
+    assert "![epoch 1](grids/" in report.read_text()
 
 
 def _epoch(path: Path) -> int:

@@ -4,60 +4,22 @@ pointed at a server that is not there, failing in seconds with one line."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from helpers.runs import TINY
+from helpers.server import free_port, serve
 from mlflow.tracking import MlflowClient
 
 FAST = [*TINY, "data.limit=200"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """`mlflow server` on 127.0.0.1:<free port>, stopped (its whole process group) afterwards."""
-    root = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log = (root / "server.log").open("w")
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-           "--serve-artifacts", "--artifacts-destination", str(root / "artifacts")]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, (root / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.3)
-        yield {"port": port, "root": root}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with serve(tmp_path_factory.mktemp("server")) as server:
+        yield server
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -53,6 +53,7 @@ def test_2x2_multirun_logs_runs_and_writes_report(ablate_cli, launch_dir):
         assert m["latent_dim"] == (16 if p["model.bottleneck"] == "True" else 784)
         assert 0 < m["loop_seconds"] <= m["train_seconds"]  # the passes alone, without logging and checkpoints
         assert m["eval_seconds"] > 0
+        assert 0 < m["epoch_cost_s"] <= 4 * m["loop_seconds"]  # CPU process time of one epoch (at most 2 threads)
         assert [h.step for h in client.get_metric_history(child.info.run_id, "eval_loss")] == [1, 2]
         names = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"config.yaml", "latents.npz", "model.pt", "loss_curve.png", "progress"} <= names
@@ -82,8 +83,8 @@ def test_single_run_prints_metrics(ablate_cli, launch_dir):
 
 @pytest.mark.slow  # two real runs (~17 s)
 def test_seed_fixes_everything(ablate_cli, launch_dir):
-    for _ in range(2):
-        assert ablate_cli(*TINY, "seed=0", "tracking.experiment=det")[0] == 0
+    for _ in range(2):  # tracking.resume=false: trained twice (a rerun would reuse the finished run)
+        assert ablate_cli(*TINY, "seed=0", "tracking.experiment=det", "tracking.resume=false")[0] == 0
     client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
     a, b = client.search_runs([client.get_experiment_by_name("det").experiment_id])
     for key in ("final_train_loss", "final_eval_loss", "purity_mean"):

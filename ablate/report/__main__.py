@@ -74,7 +74,7 @@ def _parent(tracker, args) -> dict:
 
 def _report_dir(tracker, parent: dict) -> Path:
     """The sweep's `tracking.report_dir`, as its jobs logged it ("reports" when none did)."""
-    for child in tracker.children(parent["experiment_id"], parent["run_id"]):
+    for child in tracker.members(parent["experiment_id"], parent["run_id"]):
         if "tracking.report_dir" in child["params"]:
             return Path(child["params"]["tracking.report_dir"])
     return Path("reports")

@@ -12,6 +12,7 @@ from ablate.report import article, export, figures, markdown, tables
 from ablate.report.analysis import Section, analyze
 from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
 from ablate.report.search import best_params_section
+from ablate.report.summary import summary
 from ablate.tracking import REUSED, Tracker, redact
 
 _GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
@@ -50,7 +51,14 @@ def _clustering(s: Section, study: Study, out: Path) -> list[str]:
         if all(x["purity_mean"]["n"] > 1 for x in sums)
         else ("95% CI over training seeds where n > 1, else the k-means std")
     )
-    return lines + [f"![purity]({chart.name})", "", f"Error bars: {what}.", ""]
+    lines += [f"![purity]({chart.name})", "", f"Error bars: {what}.", ""]
+    if any(c.n > 1 for c in cells):  # each training seed a dot: a bimodal arm shows
+        seeds = [c.values_of("purity_mean") for c in cells]
+        dots = figures.strip(
+            labels, seeds, "k-means purity", f"{title}: each training seed", out / f"seeds_{s.tag}.png"
+        )
+        lines += [f"![purity per training seed]({dots.name})", ""]
+    return lines
 
 
 def _curves(s: Section, study: Study, out: Path) -> list[str]:
@@ -63,8 +71,8 @@ def _curves(s: Section, study: Study, out: Path) -> list[str]:
                 series[figures.short(cell.values)] = runs
         if not any(len(r) > 1 for runs in series.values() for r in runs):
             continue  # only a final value: no curve to draw
-        title = f"{s.task} on {s.data}: {metric.replace('_', ' ')}"
-        path = figures.curves(series, metric.replace("_", " "), title, out / f"{metric}_{s.tag}.png")
+        name = tables.NAMES.get(metric, metric.replace("_", " "))
+        path = figures.curves(series, name, f"{s.task} on {s.data}: {name}", out / f"{metric}_{s.tag}.png")
         lines += [f"![{metric}]({path.name})", ""]
     if lines:
         lines = ["### Curves (mean over training seeds; band: min to max)", "", *lines]
@@ -114,11 +122,17 @@ def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]
         lines += _clustering(s, study, out)
     lines += ["### Output quality (mean ± std over training seeds)", "", *tables.quality(s.grid), ""]
     lines += ["### Cost", "", *tables.cost(s.grid), ""]
+    lines += [
+        "Cost: one epoch of the training loop (training and eval-loss passes) per replicate, in CPU process "
+        "time on a CPU (other jobs on the machine do not inflate it; a pack's time is shared by its replicates), "
+        "in wall time on a GPU.",
+        "",
+    ]
     failed = s.rows[s.rows["status"] != "FINISHED"]
     for _, r in failed.iterrows():
         lines.append(f"- {r['status']}: `{r['name']}` ({r['run_id'][:8]}) {r['error']}".rstrip())
     lines += [""] if len(failed) else []
-    if s.effects:
+    if s.effects and any(e.test.tested for e in s.effects):  # at n < 2 there is nothing to test
         lines += [
             "### Effects (differences of cell means; paired t over shared training seeds, else Welch; "
             "Holm within each metric)",
@@ -126,8 +140,6 @@ def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]
             *tables.effects(s.effects),
             "",
         ]
-    if s.claims:
-        lines += ["### The article's claims", "", *(c["line"] for c in s.claims), ""]
     return lines + _curves(s, study, out) + _progress(s, study, tracker, out)
 
 
@@ -142,8 +154,11 @@ def render(study: Study, sections: list[Section], tracker: Tracker, out: Path, c
     replicates = (
         f"training seeds {_levels(study, REPLICATE)}" if study.replicated else "none (one training run per cell)"
     )
-    lines = [
-        f"# Ablation report: {parent['name']}",
+    lines = [f"# Ablation report: {parent['name']}", "", *summary(study, sections, command)]
+    for s in sections:
+        lines += _section(s, study, tracker, out)
+    lines += [
+        "## Details",
         "",
         f"- experiment: `{study.experiment}`; parent run: `{parent['run_id']}`",
         f"- command: `{command}`",
@@ -151,10 +166,9 @@ def render(study: Study, sections: list[Section], tracker: Tracker, out: Path, c
         "- jobs: " + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none"),
         f"- rebuild from the tracking store: `python -m ablate.report --run-id {parent['run_id']}`",
         "",
+        "### What this supports",
+        "",
     ]
-    for s in sections:
-        lines += _section(s, study, tracker, out)
-    lines += ["## What this supports", ""]
     if study.replicated:
         lines.append(
             "Means carry ± std over training seeds (ddof = 1) and 95% t intervals; effects are differences of "

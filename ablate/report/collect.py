@@ -103,7 +103,7 @@ def _fill(rows: list[dict], column: str, guessed: list[bool]) -> None:
 
 def collect(tracker: Tracker, parent_id: str) -> Study:
     parent = tracker.run(parent_id)
-    children = tracker.children(parent["experiment_id"], parent_id)
+    children = tracker.members(parent["experiment_id"], parent_id)
     swept = json.loads(parent["tags"].get("ablate.factors", "[]"))
     factors = [k for k in swept if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
     keys = [*factors, REPLICATE, *GROUPS]

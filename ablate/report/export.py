@@ -33,7 +33,7 @@ def _clean(obj):
 
 
 def _cells(section: Section) -> list[dict]:
-    metrics = present(section.grid, CLUSTER + QUALITY + COST)
+    metrics = present(section.grid, CLUSTER + QUALITY + COST + ("train_seconds",))
     out = [
         {
             "arm": cell.label,

@@ -65,3 +65,16 @@ def purity_chart(
     ax.set_xticks(x, [label.replace(", ", "\n") for label in labels], fontsize=8)
     ax.set(ylabel="k-means purity", ylim=(0, 1), title=title)
     return _save(fig, path)
+
+
+def strip(labels: list[str], values: list[list[float]], ylabel: str, title: str, path: Path) -> Path:
+    """Each arm's training seeds as dots (a collapsed seed among good ones stays visible), with the mean as a bar."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    for i, vals in enumerate(values):
+        jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, vals, s=22, color="#4c72b0", alpha=0.8, zorder=3)
+        if vals:
+            ax.hlines(np.mean(vals), i - 0.25, i + 0.25, color="#333333", lw=2, zorder=2)
+    ax.set_xticks(np.arange(len(labels)), [label.replace(", ", "\n") for label in labels], fontsize=8)
+    ax.set(ylabel=ylabel, title=title, xlim=(-0.6, len(labels) - 0.4))
+    return _save(fig, path)

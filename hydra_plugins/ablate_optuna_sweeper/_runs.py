@@ -27,6 +27,13 @@ class StudyRun:
             return
         self.tracker, self.arm = Tracker(os.environ[ENV_URI]), arm
         self.experiment, self.parent = os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
+        alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        # a rerun of the same command continues the same sweep: its arm's run is reopened, not doubled
+        earlier = [r for r in self.tracker.children(self.experiment, self.parent) if r["tags"].get(STUDY) == name]
+        if earlier:
+            self.run_id = earlier[-1]["run_id"]
+            self.tracker.reopen(self.run_id, alive)
+            return
         self.run_id = self.tracker.start(
             os.environ[ENV_EXPERIMENT],
             " ".join(o.split(".")[-1] for o in label) or name,
@@ -38,9 +45,7 @@ class StudyRun:
                 "ablate.optuna.metric": settings.metric,
                 "ablate.optuna.direction": settings.direction,
                 "ablate.overrides": json.dumps(arm),  # the report's factor values, even if no trial finishes
-                "ablate.host": socket.gethostname(),
-                "ablate.pid": os.getpid(),
-                "ablate.heartbeat": time.time(),
+                **alive,
             },
         )
 
@@ -105,10 +110,13 @@ class StudyRun:
             self._sibling(other)
 
     def _take(self, source: dict[str, Any], run_id: str) -> None:
-        """A trial's run's results into `run_id`: metric histories, params, data spec, provenance."""
+        """A trial's run's results into `run_id`: metric histories, params, data spec, provenance
+        (once: a rerun that finds them there already copies nothing)."""
         from ablate.resume import copy_results
         from ablate.tracking import REUSED
 
+        if self.tracker.run(run_id)["tags"].get(REUSED) == source["tags"].get(REUSED, source["run_id"]):
+            return
         copy_results(self.tracker, source["run_id"], run_id)
         self.tracker.log_params(run_id, source["params"])
         keep = {k: v for k, v in source["tags"].items() if k == "ablate.data_spec"}
@@ -117,9 +125,14 @@ class StudyRun:
     def _sibling(self, run_id: str) -> None:
         """Another replicate of the best trial, as a run beside the arm's (a direct child of the
         sweep's parent), so the report counts the tuned arm's replicates."""
+        from ablate.tracking import REUSED
+
         source = self.tracker.find_run(run_id)
         if source is None:
             return
+        origin = source["tags"].get(REUSED, source["run_id"])
+        if any(r["tags"].get(REUSED) == origin for r in self.tracker.children(self.experiment, self.parent)):
+            return  # a rerun: the sibling is there already
         name = f"{self.tracker.run(self.run_id)['name']} seed={source['params'].get('seed', '?')}"
         tags = {
             "ablate.kind": "study-replicate",

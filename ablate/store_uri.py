@@ -1,0 +1,47 @@
+"""Where the tracking store is, and links into its UI: plain strings, no MLflow import."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+
+def resolve_uri(uri: str | None, launch_dir: Path) -> str:
+    """tracking.uri if given, else $MLFLOW_TRACKING_URI, else sqlite:///<launch dir>/mlflow.db.
+    A relative sqlite path is resolved against the directory the command started in."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if "://" not in uri:  # a bare path: treat as a sqlite file
+        uri = "sqlite:///" + uri
+    return absolute_sqlite(uri, launch_dir)
+
+
+def absolute_sqlite(url: str, launch_dir: Path) -> str:
+    """A database URL with a relative sqlite path made absolute against the launch directory
+    (for MLflow's store and Optuna's alike); any other URL as it is."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str((launch_dir / url[len("sqlite:///") :]).resolve())
+    return url
+
+
+def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment: str) -> str | None:
+    """Local stores keep artifacts in an explicit folder, <artifact_dir>/<experiment> (never
+    ./mlruns of whatever directory happens to be current); a server chooses its own store."""
+    if uri.startswith(("sqlite:", "postgresql", "mysql", "file:")):
+        return (launch_dir / artifact_dir / experiment).resolve().as_uri()
+    return None
+
+
+def ui_links(uri: str, experiment_id: str, run_ids: list[str]) -> dict[str, str]:
+    """Links into the MLflow UI: the runs side by side (compare view) and the runs table
+    filtered to them. Which columns show is the browser's to keep; these open the right runs."""
+    base = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
+    if uri.startswith(("http://", "https://")):  # the server itself, without credentials (the browser asks)
+        parts = urlsplit(uri)
+        base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/"), "", ""))
+    ids = json.dumps(run_ids, separators=(",", ":"))
+    compare = f"{base}/#/compare-runs?runs={quote(ids)}&experiments={quote(json.dumps([experiment_id]))}"
+    where = f"attributes.run_id IN ({', '.join(repr(r) for r in run_ids)})"
+    table = f"{base}/#/experiments/{experiment_id}?searchFilter={quote(where)}"
+    return {"compare": compare, "table": table}

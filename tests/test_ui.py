@@ -1,0 +1,62 @@
+"""The MLflow UI in a real browser: the links a sweep prints open its arms side by side.
+
+Headless Chromium (Debian's `chromium`) renders the compare link against a real `mlflow server`
+on loopback; the rendered page must name the four arms and show their purity. Skipped, with one
+line, where no Chromium is installed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from urllib.parse import unquote
+
+import pytest
+from helpers.runs import TINY
+from helpers.server import serve
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.slow  # a server, a 4-arm sweep and a browser (~60 s)
+
+ARMS = ("skip=True bottleneck=True", "skip=True bottleneck=False", "skip=False bottleneck=True",
+        "skip=False bottleneck=False")  # fmt: skip
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def render(url: str, screenshot=None) -> str:
+    """The page's text after its scripts ran (30 s of virtual time); optionally a PNG of it."""
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=30000",
+             "--window-size=1600,1200"]  # fmt: skip
+    if screenshot is not None:
+        subprocess.run([*flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=180, check=True)
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180, check=True).stdout
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", dom, flags=re.S))
+    return " ".join(text.split())
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+def test_the_printed_compare_link_shows_the_four_arms_and_their_purity(ablate_cli, launch_dir, tmp_path_factory):
+    with serve(tmp_path_factory.mktemp("ui")) as server:
+        uri = f"http://127.0.0.1:{server['port']}"
+        args = ["-m", "model.skip=true,false", "model.bottleneck=true,false", *TINY, "data.limit=200",
+                f"tracking.uri={uri}", "tracking.experiment=ui"]  # fmt: skip
+        code, out, err = ablate_cli(*args)
+        assert code == 0, err
+        link = next(line for line in out.splitlines() if line.startswith("mlflow: the arms side by side: "))
+        url = link.split(": ", 2)[2]
+        assert url.startswith(uri + "/#/compare-runs?runs=")
+        text = render(url, launch_dir / "compare.png")
+        client = MlflowClient(uri)
+        runs = [client.get_run(r) for r in json.loads(unquote(url.split("runs=")[1].split("&")[0]))]
+    assert "Comparing 4 Runs" in text, text[:500]
+    for arm in ARMS:
+        assert arm in text, arm
+    assert sorted(r.info.run_name for r in runs) == sorted(ARMS)
+    metrics = text[text.index("Metrics Show diff only") : text.index("Artifacts")]  # names, then values by run
+    assert "purity_mean" in metrics.split()
+    shown = [float(w) for w in metrics.split() if re.fullmatch(r"-?\d+(\.\d+)?", w)]
+    for run in runs:  # the UI rounds to 3 decimals
+        purity = run.data.metrics["purity_mean"]
+        assert any(abs(v - purity) <= 0.0006 for v in shown), (run.info.run_name, purity, metrics)
+    assert (launch_dir / "compare.png").stat().st_size > 10_000
