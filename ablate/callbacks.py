@@ -43,13 +43,14 @@ ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
 def sweep_key(config: DictConfig) -> str:
     """What makes two commands the same sweep: the experiment, the code and every override that
     can change which runs exist or what they compute (not where output goes or how it is shown,
-    not the launcher)."""
+    not the launcher; a search's sweeper settings count)."""
     lines = [f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()]
     lines += list(config.hydra.overrides.task)
     kept = []
     for o in OverridesParser.create().parse_overrides(lines):
         key = o.get_key_element().lstrip("+~")
-        if key.startswith("hydra") or (neutral(key) and key not in ("replicates",)):
+        searched = key.startswith(("hydra/sweeper", "hydra.sweeper"))
+        if (key.startswith("hydra") and not searched) or (neutral(key) and key != "replicates"):
             continue
         kept.append(o.input_line)
     text = json.dumps([config.tracking.experiment, code_version(), sorted(kept)])
@@ -103,6 +104,7 @@ class AblateCallback(Callback):
         alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
         key = sweep_key(config)
         earlier = self.tracker.search(self.experiment, tags={"ablate.kind": "sweep", SWEEP_KEY: key})
+        earlier = [r for r in earlier if r["status"] != "RUNNING"]  # a live copy of the command keeps its own
         if earlier:
             self.reused = True
             self.tracker.reopen(earlier[-1]["run_id"], alive)

@@ -99,7 +99,8 @@ def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
     over the arm's training seeds (the report has the intervals and tests)."""
     arms: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
-        values = [f"{k.split('.')[-1]}={run['params'].get(k, '?')}" for k in factors if k != "seed"]
+        keys = [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
+        values = [f"{k.split('.')[-1]}={run['params'].get(k, '?')}" for k in keys]
         arms.setdefault(" ".join(values) or run["name"].split(" seed=")[0], []).append(run)
     done = [r["metrics"] for group in arms.values() for r in group if r["status"] == "FINISHED"]
     keys = [k for k in KEY_METRICS if any(k in m for m in done)]

@@ -27,7 +27,7 @@ from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.hooks import Pruned
 from ablate.job_env import Where
 from ablate.models import count_parameters
-from ablate.tracking import ENV_PARENT, FINGERPRINT, PARENT_TAG, Tracker, redact
+from ablate.tracking import ENV_PARENT, FINGERPRINT, PARENT_TAG, SUPERSEDED, Tracker, redact
 from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
 
 
@@ -40,7 +40,7 @@ class Replicate:
         self.where, self.out_dir, self.name, self.tags = where, out_dir, name, tags
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
-        self.ended = False
+        self.ended = self.reopened = False
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
 
     # -- stages -----------------------------------------------------------------------------------
@@ -50,17 +50,25 @@ class Replicate:
         if self.run_id is not None:
             return
         alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        if source is None:  # this sweep's own run that did not finish, if any
+            stale = resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity)
+            source = stale[0]["run_id"] if stale else None
         if source is None:
             self.run_id = self.tracker.start(self.exp_id, self.name, self.parent, tags={**self.tags, **alive})
         else:
-            self.run_id = source
+            self.run_id, self.reopened = source, True
             self.tracker.reopen(source, alive)
             self._refer(self.tracker.run(source))
         self.log_params(self.settings)
 
+    @property
+    def identity(self) -> dict[str, str]:
+        """The tags that name this replicate within its sweep."""
+        return {"ablate.overrides": self.tags["ablate.overrides"], "ablate.seed": str(self.seed)}
+
     def log_params(self, params: dict[str, Any]) -> None:
         """Params the run does not have yet (a reopened run keeps the values it was started with)."""
-        have = self.tracker.run(self.run_id)["params"] if self.plan is not None and self.plan.source else {}
+        have = self.tracker.run(self.run_id)["params"] if self.reopened else {}
         self.tracker.log_params(self.run_id, {k: v for k, v in params.items() if k not in have})
 
     def _refer(self, run: dict[str, Any]) -> None:
@@ -74,15 +82,19 @@ class Replicate:
         digest = data_hash(train_set, eval_set)
         fp = fingerprint(self.settings, code_version(), digest)
         checkpoints = self.where.launch_dir / self.conf.tracking.checkpoint_dir
-        self.plan = resume.plan(self.tracker, self.exp_id, self.parent, fp, checkpoints, self.conf.tracking.resume)
+        enabled = self.conf.tracking.resume
+        self.plan = resume.plan(self.tracker, self.exp_id, self.parent, fp, checkpoints, enabled, self.identity)
         if self.plan.action == "skip":  # the finished run is the result: nothing new in the store
             self.run_id, self.ended = self.plan.source, True
             self._refer(self.tracker.run(self.run_id))
+            for stale in (
+                resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity) if self.parent else []
+            ):
+                self.tracker.set_tags(stale["run_id"], {SUPERSEDED: self.run_id})  # out of the sweep's runs
             return "skip"
-        reopened = self.plan.source is not None
         self.open(self.plan.source)
         self.tracker.set_tags(self.run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
-        if not reopened:
+        if not self.reopened:
             spec = json.loads(self.tags["ablate.data_spec"])
             self.tracker.log_dataset(self.run_id, spec, digest, {"train": len(train_set), "eval": len(eval_set)})
         if self.plan.action == "resume":
@@ -205,11 +217,17 @@ class Replicate:
         error outside a sweep that ends the job (`alone`: not one masked replicate of a pack), is
         raised again once the run is closed."""
         interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+        result = {"status": "FAILED", "run_id": self.run_id, "seed": self.seed, "error": f"{type(exc).__name__}: {exc}"}
+        if self.plan is not None and self.plan.action == "skip":  # the run is another's finished one: untouched
+            if interrupted:
+                raise exc
+            return result
         try:
             self.open()  # the job failed before its replicates' runs were opened: open them to say why
+            self.end("KILLED" if interrupted else "FAILED")  # close first: logging may be what failed
         except Exception:  # noqa: BLE001 - the store may be what failed
             pass
-        self.end("KILLED" if interrupted else "FAILED")  # close first: logging may be what failed
+        result["run_id"] = self.run_id
         try:
             self.tracker.set_tags(self.run_id, {"ablate.error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
             self.tracker.log_text(self.run_id, "".join(traceback.format_exception(exc)), "error/traceback.txt")
@@ -217,7 +235,7 @@ class Replicate:
             pass
         if interrupted or (alone and not self.where.multirun):
             raise exc
-        return {"status": "FAILED", "run_id": self.run_id, "seed": self.seed, "error": f"{type(exc).__name__}: {exc}"}
+        return result
 
     def end(self, status: str) -> None:
         if not self.ended and self.run_id is not None:

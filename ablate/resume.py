@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ablate import checkpoint
-from ablate.tracking import FINGERPRINT, PARENT_TAG, REUSED, Tracker
+from ablate.tracking import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, Tracker
 
 STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
 
@@ -40,8 +40,9 @@ class Plan:
 
 
 def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: str, checkpoints: Path,
-         enabled: bool) -> Plan:  # fmt: skip
-    """`parent`: the sweep's parent run (None for a single run)."""
+         enabled: bool, identity: dict[str, str] | None = None) -> Plan:  # fmt: skip
+    """`parent`: the sweep's parent run (None for a single run); `identity`: the tags that name
+    the replicate within its sweep (its overrides and seed)."""
     folder = checkpoints / fingerprint
     if not enabled:
         return Plan("run", folder)
@@ -53,11 +54,24 @@ def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: 
         return Plan("skip", folder, source=found["tags"].get(REUSED, found["run_id"]))
     offline = plan_offline(fingerprint, checkpoints, enabled)
     if offline.action == "resume":
-        if tracker.find_run(offline.source) is None:  # the checkpoint outlived its store: a new run
+        owner = tracker.find_run(offline.source)
+        usable = owner is not None and owner["experiment_id"] == experiment_id and owner["status"] != "RUNNING"
+        if not usable:  # the checkpoint outlived its run, belongs to another experiment, or is in use
             offline.source = None
         return offline
-    unfinished = [r for r in same if r["tags"].get(PARENT_TAG) == parent and r["status"] != "RUNNING"]
-    return Plan("run", folder, source=unfinished[0]["run_id"] if unfinished else None)
+    stale = stale_runs(tracker, experiment_id, parent, identity)
+    stale = stale or [r for r in same if r["tags"].get(PARENT_TAG) == parent and r["status"] != "RUNNING"]
+    return Plan("run", folder, source=stale[0]["run_id"] if stale else None)
+
+
+def stale_runs(tracker: Tracker, experiment_id: str, parent: str | None, identity: dict[str, str] | None) -> list:
+    """This sweep's runs of the replicate that did not finish (killed, failed, even before its
+    fingerprint was known), newest first: a rerun trains in one of them instead of beside them.
+    None outside a sweep (a single run's own unfinished runs are found by fingerprint)."""
+    if not (parent and identity):
+        return []
+    runs = tracker.search(experiment_id, tags={PARENT_TAG: parent, **identity})[::-1]
+    return [r for r in runs if r["status"] not in ("FINISHED", "RUNNING") and SUPERSEDED not in r["tags"]]
 
 
 def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
@@ -71,7 +85,7 @@ def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
 
 
 def claim(plan: Plan, run_id: str) -> None:
-    """Record which run writes this folder's checkpoints (the next resume copies its history)."""
+    """Record which run writes this folder's checkpoints (the next resume continues that run)."""
     plan.folder.mkdir(parents=True, exist_ok=True)
     (plan.folder / "run.json").write_text(json.dumps({"run_id": run_id}))
 
@@ -84,8 +98,8 @@ def finish(plan: Plan) -> None:
 def copy_results(tracker: Tracker, src: str, dst: str, max_step: int | None = None,
                  folders: tuple[str, ...] = ()) -> None:  # fmt: skip
     """Copy src's metric histories (steps <= max_step when given) and artifact folders into dst:
-    a skipped job's run carries the finished numbers; a resumed job's run the epochs before its
-    checkpoint, so its report equals an uninterrupted run's."""
+    for a pack resumed from another sweep's checkpoint (its runs' epochs before the checkpoint)
+    and for an Optuna arm taking its best trial's results."""
     tracker.copy_metrics(src, dst, max_step)
     for folder in folders:
         names = [n for n in tracker.list_artifacts(src, folder) if max_step is None or _epoch_of(n) <= max_step]

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablate import components, console, pack
 from ablate.config import Config, ConfigError, flatten, to_object
+from ablate.fingerprint import neutral
 from ablate.hooks import epoch_hook
 from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
 from ablate.parallel import assign_resources
@@ -68,8 +69,9 @@ def _arm(overrides: list[str], parent_tags: dict[str, str]) -> str:
     """The arm's name: its values of the sweep's factors ("skip=True bottleneck=False"); every
     override for a job outside a sweep."""
     pairs = [tuple(o.lstrip("+~").split("=", 1)) for o in overrides if "=" in o]
+    pairs = [(k, v) for k, v in pairs if not neutral(k)]  # never tracking.uri (credentials) and the like
     if "ablate.factors" in parent_tags:  # seeds are replicates, not arms
-        factors = set(json.loads(parent_tags["ablate.factors"])) - {"seed"}
+        factors = {f.lstrip("+~") for f in json.loads(parent_tags["ablate.factors"])} - {"seed"}
         pairs = [(k, v) for k, v in pairs if k in factors]
     return " ".join(f"{k.split('.')[-1]}={v}" for k, v in pairs)
 
@@ -89,7 +91,7 @@ def _start(conf: Config, common: tuple, tracker: Tracker, exp_id: str, parent: s
     alone.seed, alone.replicates = seed, 1
     settings = {**flat, "seed": seed}
     index, many = seed - conf.seed, conf.replicates > 1
-    name = f"{arm} seed={seed}" if many else arm
+    name = redact(f"{arm} seed={seed}" if many else arm)
     tags = {**start_tags(where, data, seed, index, conf.replicates), **tags}
     out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
     return Replicate(

@@ -33,13 +33,16 @@ from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # 
 # the MLflow 3 UI opens experiments of this kind on the training-runs table, not GenAI
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PARENT_TAG = "mlflow.parentRunId"
-# a job's fingerprint (ablate.fingerprint), and the finished run whose results a skipped job reuses
+# a job's fingerprint (ablate.fingerprint), and the run whose results a run copied (an Optuna arm's
+# best trial; stores written before reruns referenced runs also have skipped jobs' copies)
 FINGERPRINT, REUSED = "ablate.fingerprint", "ablate.reused_from"
 # a sweep's parent run lists the finished runs of other sweeps that it reuses (a skipped job's
 # results are referenced, never copied): one tag per run, ablate.ref.<run id>
 REF = "ablate.ref."
 # a sweep's identity: the same command (and code) continues the same parent run
 SWEEP_KEY = "ablate.sweep_key"
+# a sweep's unfinished run whose replicate another run (referenced from elsewhere) now stands for
+SUPERSEDED = "ablate.superseded_by"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
 ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
@@ -130,8 +133,10 @@ class Tracker:
         """A run that ended (killed, failed, or a finished sweep's parent) RUNNING again, continued
         by this process: rerunning a command writes into the runs it made, not beside them."""
         self.client.update_run(run_id, status="RUNNING")
-        if "ablate.error" in self.client.get_run(run_id).data.tags:
-            self.client.delete_tag(run_id, "ablate.error")
+        have = self.client.get_run(run_id).data.tags
+        for stale in ("ablate.error", "ablate.pruned", "ablate.resumed_epoch"):  # what its last ending said
+            if stale in have:
+                self.client.delete_tag(run_id, stale)
         self.set_tags(run_id, tags)
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
@@ -204,7 +209,7 @@ class Tracker:
 
     def members(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
         """A sweep's runs: its children and the finished runs it references, oldest first."""
-        runs = {r["run_id"]: r for r in self.children(experiment_id, parent_id)}
+        runs = {r["run_id"]: r for r in self.children(experiment_id, parent_id) if SUPERSEDED not in r["tags"]}
         for key in self.run(parent_id)["tags"]:
             if key.startswith(REF) and key[len(REF) :] not in runs:
                 found = self.find_run(key[len(REF) :])
@@ -213,11 +218,13 @@ class Tracker:
         return sorted(runs.values(), key=lambda r: (r["start_time"], r["run_id"]))
 
     def find_run(self, run_id: str) -> dict[str, Any] | None:
-        """The run, or None when the store has no such run (the report CLI's 'not found')."""
+        """The run, or None when the store has no such run or it was deleted (the report CLI's
+        'not found')."""
         try:
-            return self.run(run_id)
+            run = self.client.get_run(run_id)
         except mlflow.exceptions.MlflowException:
             return None
+        return None if run.info.lifecycle_stage == "deleted" else _as_dict(run)
 
     def experiment_id(self, name: str) -> str | None:
         found = self.client.get_experiment_by_name(name)

@@ -88,7 +88,8 @@ class StudyRun:
                     "ablate.optuna.best_params": json.dumps(best.params),
                 }
             )
-            self._adopt(best)
+            if not interrupted:  # the rerun that finishes the study adopts its best trial, once
+                self._adopt(best)
         if interrupted:
             tags["ablate.error"] = "interrupted: rerun the same command to resume the study"
         elif best is None:
