@@ -66,7 +66,8 @@ def _best(s: Section) -> list[str]:
 def summary(study: Study, sections: list[Section], command: str) -> list[str]:
     lines = ["## Summary", ""]
     seconds = float(np.nansum(study.runs.get("train_seconds", [])))  # these runs' training, one by one
-    epochs = max((int(v) for v in study.runs.get("trainer.epochs", []) if str(v).isdigit()), default=0)
+    logged = [c["params"].get("trainer.epochs", "") for c in study.children]
+    epochs = max((int(v) for v in logged if v.isdigit()), default=0)
     for s in sections:
         where = f"{s.task} on {s.data}: " if len(sections) > 1 else ""
         lines += [c["line"].replace("- **Claim", f"- {where}**Claim", 1) for c in s.claims]
@@ -85,19 +86,21 @@ def summary(study: Study, sections: list[Section], command: str) -> list[str]:
             lines.append(
                 f"- ⚠ {where}**not converged**: eval loss was still falling at the end in {arms} (rule: a drop "
                 f"of more than {100 * STILL_FALLING:.0f}% over the last quarter of the epochs). Longer training "
-                f"settles it: `{more}` ({_minutes(2 * seconds)} of training, estimated from these runs)."
+                f"settles it: `{more}` ({_minutes(2 * seconds)} of training summed over jobs, estimated from these "
+                "runs)."
             )
     n = min((c.n for s in sections for c in s.grid.cells if c.n), default=0)
     if 0 < n < 2:
         more = with_override(command, "replicates", 3)
         lines.append(
             f"- ⚠ **n = {n} training seed per arm: no test, no interval, no verdict.** Replicates settle it: "
-            f"`{more}` ({_minutes(2 * seconds)} more, estimated from these runs)."
+            f"`{more}` ({_minutes(2 * seconds)} more training summed over jobs, estimated from these runs)."
         )
     elif any(c["verdict"] == "inconclusive" for s in sections for c in s.claims) and n < 10:
         more = with_override(command, "replicates", 10)
         lines.append(
             f"- Inconclusive at n = {n}: more training seeds narrow the intervals: `{more}` "
-            f"({_minutes(seconds * (10 - n) / n)} more, estimated from these runs; the seeds done are reused)."
+            f"({_minutes(seconds * (10 - n) / n)} more training summed over jobs, estimated from these runs; the "
+            "seeds done are reused)."
         )
     return [*lines, ""] if len(lines) > 2 else []
