@@ -81,7 +81,11 @@ def _launcher_config() -> Any:
 def _job_num() -> int:
     from hydra.core.hydra_config import HydraConfig
 
-    return int(HydraConfig.get().job.num or 0) if HydraConfig.initialized() else 0
+    if not HydraConfig.initialized():
+        return 0
+    from omegaconf import OmegaConf
+
+    return int(OmegaConf.select(HydraConfig.get(), "job.num", default=0) or 0)  # unset outside a launcher
 
 
 def assign_resources(threads: int | None = None) -> dict[str, str]:

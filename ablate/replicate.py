@@ -8,6 +8,7 @@ returns it, so the other replicates, the other jobs and the end-of-sweep report 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -27,7 +28,7 @@ from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.hooks import Pruned
 from ablate.job_env import Where
 from ablate.models import count_parameters
-from ablate.tracking import ENV_PARENT, FINGERPRINT, PARENT_TAG, SUPERSEDED, Tracker, redact
+from ablate.tracking import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
 from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
 
 
@@ -51,7 +52,10 @@ class Replicate:
             return
         alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
         if source is None:  # this sweep's own run that did not finish, if any
-            stale = resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity)
+            try:
+                stale = resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity)
+            except Exception:  # noqa: BLE001 - the store may be what failed: a new run still says why
+                stale = []
             source = stale[0]["run_id"] if stale else None
         if source is None:
             self.run_id = self.tracker.start(self.exp_id, self.name, self.parent, tags={**self.tags, **alive})
@@ -63,8 +67,9 @@ class Replicate:
 
     @property
     def identity(self) -> dict[str, str]:
-        """The tags that name this replicate within its sweep."""
-        return {"ablate.overrides": self.tags["ablate.overrides"], "ablate.seed": str(self.seed)}
+        """The tag that names this replicate within its sweep (a hash: searchable whatever the
+        overrides' quotes)."""
+        return {IDENTITY: self.tags[IDENTITY]}
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Params the run does not have yet (a reopened run keeps the values it was started with)."""
@@ -250,4 +255,5 @@ def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replic
         "ablate.data_spec": json.dumps(data),
         "ablate.replicate": f"{index + 1}/{replicates}",
         "ablate.seed": seed,
+        IDENTITY: hashlib.sha256(json.dumps([where.overrides, seed]).encode()).hexdigest()[:20],
     }

@@ -43,6 +43,8 @@ REF = "ablate.ref."
 SWEEP_KEY = "ablate.sweep_key"
 # a sweep's unfinished run whose replicate another run (referenced from elsewhere) now stands for
 SUPERSEDED = "ablate.superseded_by"
+# a replicate's name within its sweep: a hash of its job's overrides and its seed
+IDENTITY = "ablate.replicate_key"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
 ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
@@ -163,20 +165,19 @@ class Tracker:
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
         source = json.dumps({k: v for k, v in spec.items() if k in ("name", "root", "limit", "split_seed")})
-        inputs = [
-            DatasetInput(
-                Dataset(
-                    str(spec.get("name", "data")),
-                    digest[:32],
-                    "local",
-                    redact(source),
-                    profile=json.dumps({"num_rows": n}),
-                ),  # fmt: skip
-                tags=[InputTag("mlflow.data.context", split)],
-            )
-            for split, n in sizes.items()
-        ]
-        self.client.log_inputs(run_id, datasets=inputs)
+        name, source = str(spec.get("name", "data")), redact(source)
+        rows = {split: json.dumps({"num_rows": n}) for split, n in sizes.items()}
+        ctx = "mlflow.data.context"
+        inputs = [DatasetInput(Dataset(name, digest[:32], "local", source, profile=row), tags=[InputTag(ctx, split)])
+                  for split, row in rows.items()]  # fmt: skip
+        for attempt in range(3):  # parallel jobs insert the same dataset row at once: the loser retries
+            try:
+                self.client.log_inputs(run_id, datasets=inputs)
+                return
+            except mlflow.exceptions.MlflowException:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, redact(text), name)
