@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from ablate.console import sweep_table
 from ablate.fingerprint import code_version, neutral
 from ablate.parallel import forward_env
 from ablate.redaction import redact_files
-from ablate.resume import mark_orphans
+from ablate.resume import alive_tags, mark_orphans
 from ablate.store_uri import ui_links
 from ablate.tracking import (
     ENV_EXPERIMENT,
@@ -71,7 +70,6 @@ class AblateCallback(Callback):
         self.tracker: Tracker | None = None
         self.parent: str | None = None
         self.experiment: str | None = None
-        self.reused = False  # the parent run is an earlier run's of the same command
 
     # Hydra turns a callback's exception into a warning and goes on; ours must stop the command
     # instead (SystemExit is not an Exception), with one line saying why.
@@ -101,12 +99,11 @@ class AblateCallback(Callback):
     def _parent(self, config: DictConfig) -> str:
         """The sweep's parent run: the one an earlier run of the same command (and code) made,
         reopened, so a rerun continues it; else a new one."""
-        alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        alive = alive_tags()
         key = sweep_key(config)
         earlier = self.tracker.search(self.experiment, tags={"ablate.kind": "sweep", SWEEP_KEY: key})
         earlier = [r for r in earlier if r["status"] != "RUNNING"]  # a live copy of the command keeps its own
         if earlier:
-            self.reused = True
             self.tracker.reopen(earlier[-1]["run_id"], alive)
             return earlier[-1]["run_id"]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

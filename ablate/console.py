@@ -87,8 +87,13 @@ def _table(results: list[dict[str, Any]]) -> str:
         values = [r["metrics"].get(key, math.nan) for r in results]
         spread = f"{np.mean(values):.6g} ± {np.std(values, ddof=1):.2g}"
         rows.append([key, *(f"{v:.6g}" for v in values), spread])
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows])
+    return "\n".join(_aligned([header, *rows]))
+
+
+def _aligned(rows: list[list]) -> list[str]:
+    """Rows as lines of left-aligned columns, two spaces apart."""
+    widths = [max(len(str(c)) for c in column) for column in zip(*rows, strict=True)]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
 
 
 KEY_METRICS = ("purity_mean", "final_eval_loss", "psnr", "miou")
@@ -98,9 +103,9 @@ def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
     """The sweep's arms, one line each: runs finished of all, and each key metric's mean ± std
     over the arm's training seeds (the report has the intervals and tests)."""
     arms: dict[str, list[dict[str, Any]]] = {}
+    factors = [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
     for run in runs:
-        keys = [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
-        values = [f"{k.split('.')[-1]}={run['params'].get(k, '?')}" for k in keys]
+        values = [f"{k.split('.')[-1]}={run['params'].get(k, '?')}" for k in factors]
         arms.setdefault(" ".join(values) or run["name"].split(" seed=")[0], []).append(run)
     done = [r["metrics"] for group in arms.values() for r in group if r["status"] == "FINISHED"]
     keys = [k for k in KEY_METRICS if any(k in m for m in done)]
@@ -114,6 +119,4 @@ def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
             std = f" ± {np.std(values, ddof=1):.2g}" if len(values) > 1 else ""
             cells.append(f"{np.mean(values):.4g}{std}" if values else "—")
         rows.append([label, f"{len(ok)}/{len(group)}", *cells])
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in [header, *rows])  # fmt: skip
+    return "\n".join(line.rstrip() for line in _aligned([header, *rows]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import time
 import traceback
 from collections.abc import Callable
@@ -50,7 +49,7 @@ class Replicate:
         checkpoint belongs to), else a new run, a direct child of the sweep's parent."""
         if self.run_id is not None:
             return
-        alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        alive = resume.alive_tags()
         if source is None:  # this sweep's own run that did not finish, if any
             try:
                 stale = resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity)
@@ -92,9 +91,7 @@ class Replicate:
         if self.plan.action == "skip":  # the finished run is the result: nothing new in the store
             self.run_id, self.ended = self.plan.source, True
             self._refer(self.tracker.run(self.run_id))
-            for stale in (
-                resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity) if self.parent else []
-            ):
+            for stale in resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity):
                 self.tracker.set_tags(stale["run_id"], {SUPERSEDED: self.run_id})  # out of the sweep's runs
             return "skip"
         self.open(self.plan.source)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,11 @@ def copy_results(tracker: Tracker, src: str, dst: str, max_step: int | None = No
 def _epoch_of(name: str) -> int:
     digits = "".join(ch for ch in Path(name).stem if ch.isdigit())
     return int(digits) if digits else 0
+
+
+def alive_tags() -> dict[str, object]:
+    """What a run (re)opened by this process says about its owner: mark_orphans reads it."""
+    return {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
 
 
 def mark_orphans(tracker: Tracker, experiment_id: str, host: str) -> list[str]:

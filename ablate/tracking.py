@@ -164,8 +164,8 @@ class Tracker:
         """The run's data as MLflow dataset inputs (the UI's Datasets column): one per split."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
-        source = json.dumps({k: v for k, v in spec.items() if k in ("name", "root", "limit", "split_seed")})
-        name, source = str(spec.get("name", "data")), redact(source)
+        source = redact(json.dumps({k: v for k, v in spec.items() if k in ("name", "root", "limit", "split_seed")}))
+        name = str(spec.get("name", "data"))
         rows = {split: json.dumps({"num_rows": n}) for split, n in sizes.items()}
         ctx = "mlflow.data.context"
         inputs = [DatasetInput(Dataset(name, digest[:32], "local", source, profile=row), tags=[InputTag(ctx, split)])

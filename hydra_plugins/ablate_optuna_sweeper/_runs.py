@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections import Counter
 from typing import Any
@@ -20,6 +19,7 @@ class StudyRun:
     """The arm's run, when the sweep has a parent run (Hydra's ablate callback opened one)."""
 
     def __init__(self, name: str, url: str, arm: list[str], label: list[str], settings: Settings) -> None:
+        from ablate.resume import alive_tags
         from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
 
         self.settings, self.tracker, self.run_id = settings, None, None
@@ -27,7 +27,7 @@ class StudyRun:
             return
         self.tracker, self.arm = Tracker(os.environ[ENV_URI]), arm
         self.experiment, self.parent = os.environ[ENV_EXPERIMENT], os.environ[ENV_PARENT]
-        alive = {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+        alive = alive_tags()
         # a rerun of the same command continues the same sweep: its arm's run is reopened, not doubled
         earlier = [r for r in self.tracker.children(self.experiment, self.parent) if r["tags"].get(STUDY) == name]
         if earlier:
