@@ -18,12 +18,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.console import sweep_table
+from ablate.console import KEY_METRICS, sweep_description, sweep_table
 from ablate.fingerprint import code_version, neutral
 from ablate.parallel import forward_env
 from ablate.redaction import redact_files
 from ablate.resume import alive_tags, mark_orphans
 from ablate.store_uri import ui_links
+from ablate.tags import DATA_SPEC
+from ablate.tags import get as tag
 from ablate.tracking import (
     ENV_EXPERIMENT,
     ENV_PARENT,
@@ -35,6 +37,7 @@ from ablate.tracking import (
     redact,
     resolve_uri,
 )
+from ablate.ui_view import view_state
 
 ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
 
@@ -143,6 +146,9 @@ class AblateCallback(Callback):
             out = launch_dir / config.tracking.report_dir / f"{config.tracking.experiment}-{parent[:8]}"
             path = write_report(tracker, parent, out)
             tracker.log_artifact(parent, out, "report")
+            factors = json.loads(tracker.run(parent)["tags"].get("ablate.factors", "[]"))
+            table, links = sweep_table(children, factors), self._views(children, factors)
+            tracker.describe(parent, sweep_description(table, str(path), links))
             failed = [c for c in children if c["status"] != "FINISHED"]
             tracker.end(parent, "FAILED" if failed else "FINISHED")
         except BaseException as exc:
@@ -150,16 +156,26 @@ class AblateCallback(Callback):
             if not isinstance(exc, Exception):
                 raise
             _fail(f"report: {type(exc).__name__}: {exc}", code=1)
-        print(sweep_table(children, json.loads(tracker.run(parent)["tags"].get("ablate.factors", "[]"))), flush=True)
-        links = ui_links(tracker.uri, self.experiment, [c["run_id"] for c in children])
+        print(table, flush=True)
         if not tracker.uri.startswith(("http://", "https://")):
             print(f"mlflow: start the UI with: mlflow ui --backend-store-uri {redact(tracker.uri)}", flush=True)
         print(f"mlflow: the arms side by side: {links['compare']}", flush=True)
-        print(f"mlflow: this sweep's runs: {links['table']}", flush=True)
+        print(f"mlflow: this sweep's runs, key columns first: {links['table']}", flush=True)
+        print(f"mlflow: this sweep's charts: {links['charts']}", flush=True)
         print(f"report: {path}", flush=True)
         if failed:
             print(f"{len(failed)} of {len(children)} jobs failed (see the report)", file=sys.stderr)
             sys.exit(1)
+
+    def _views(self, children: list[dict], factors: list[str]) -> dict[str, str]:
+        """The sweep's shared view in the UI (its runs, factors and key metrics first, charts of
+        them), keyed by its parent run, and the links that open it."""
+        ids = [c["run_id"] for c in children]
+        done = [c["metrics"] for c in children if c["status"] == "FINISHED"]
+        metrics = [k for k in KEY_METRICS if any(k in m for m in done)]
+        params = [f.lstrip("+~") for f in factors if f.lstrip("+~") != "seed"]
+        self.tracker.share_view(self.experiment, self.parent, view_state(ids, self.parent, params, metrics))
+        return ui_links(self.tracker.uri, self.experiment, ids, self.parent)
 
 
 def _fail(message: str, code: int) -> None:
@@ -172,7 +188,7 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
     from ablate.components import load_split
     from ablate.evaluate import cluster_quality
 
-    specs = {c["tags"].get("ablate.data_spec") for c in children} - {None}
+    specs = {tag(c["tags"], DATA_SPEC) for c in children} - {None}
     done = tracker.run(parent)["tags"]
     for text in sorted(specs):
         spec = json.loads(text)

@@ -11,6 +11,7 @@ from ablate.components import as_dict, data_spec, load_split
 from ablate.config import flatten, to_object
 from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.preflight import JobSpec
+from ablate.tags import get as tag
 from ablate.tracking import Tracker, resolve_uri
 
 OVERHEAD_S = 5.0  # per job: start-up, data, k-means, artifacts (measured on a 2-core CPU)
@@ -31,7 +32,7 @@ def _seconds_per_epoch(tracker: Tracker, exp_id: str, same: dict[str, str]) -> f
     rates = [
         r["metrics"]["train_seconds"] / float(r["params"]["trainer.epochs"])
         for r in tracker.search(exp_id, params=same, status="FINISHED")
-        if "train_seconds" in r["metrics"] and resume.REUSED not in r["tags"]
+        if "train_seconds" in r["metrics"] and tag(r["tags"], resume.REUSED) is None
     ]
     return sum(rates) / len(rates) if rates else None
 

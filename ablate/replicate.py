@@ -22,11 +22,13 @@ import torch
 
 from ablate import components, figures, resume
 from ablate.config import Config
+from ablate.console import KEY_METRICS, run_description
 from ablate.evaluate import cluster_quality
 from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.hooks import Pruned
 from ablate.job_env import Where
 from ablate.models import count_parameters
+from ablate.tags import DATA_SPEC, HEARTBEAT
 from ablate.tracking import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
 from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
 
@@ -95,9 +97,9 @@ class Replicate:
                 self.tracker.set_tags(stale["run_id"], {SUPERSEDED: self.run_id})  # out of the sweep's runs
             return "skip"
         self.open(self.plan.source)
-        self.tracker.set_tags(self.run_id, {FINGERPRINT: fp, "ablate.code": code_version()})
+        self.tracker.set_tags(self.run_id, {FINGERPRINT: fp})
         if not self.reopened:
-            spec = json.loads(self.tags["ablate.data_spec"])
+            spec = json.loads(self.tags[DATA_SPEC])
             self.tracker.log_dataset(self.run_id, spec, digest, {"train": len(train_set), "eval": len(eval_set)})
         if self.plan.action == "resume":
             self.tracker.set_tags(self.run_id, {"ablate.resumed_epoch": self.plan.state["epoch"]})
@@ -110,10 +112,6 @@ class Replicate:
         model = components.build_model(
             self.conf.model, task.in_channels(channels), task.out_channels(channels), tuple(data["image_size"])
         ).to(device)
-        counts = count_parameters(model)
-        self.tracker.log_metrics(
-            self.run_id, {"n_params": counts["trainable"], "n_params_keras": counts["keras_total"]}
-        )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "config.yaml").write_text(redact(self.config_yaml))
         self.tracker.log_artifact(self.run_id, self.out_dir / "config.yaml")
@@ -129,7 +127,7 @@ class Replicate:
             self.epochs[epoch] = values
             for alive in (run_id, os.environ.get(ENV_PARENT)):  # orphan detection across hosts
                 if alive:
-                    tracker.set_tags(alive, {"ablate.heartbeat": time.time()})
+                    tracker.set_tags(alive, {HEARTBEAT: time.time()})
             if epoch in show_at:
                 shot = evaluate(model, task, shown, len(shown), device, keep=True)
                 inputs, target = task.batch(shown.images, shown.labels)
@@ -168,6 +166,7 @@ class Replicate:
             # other jobs on the machine do not inflate), in wall time on a GPU (the CPU mostly waits there)
             "epoch_cost_s": float(np.mean(history.epoch_cpu if device.type == "cpu" else history.epoch_seconds)),
             "n_params": count_parameters(model)["trainable"],
+            "n_params_keras": count_parameters(model)["keras_total"],
             "final_train_loss": history.train_loss[-1],
             "final_eval_loss": history.eval_loss[-1],
         }
@@ -189,7 +188,10 @@ class Replicate:
         figures.loss_curve(history.train_loss, history.eval_loss, self.name, out_dir / "loss_curve.png")
         for file in ("latents.npz", "model.pt", "loss_curve.png"):
             self.tracker.log_artifact(self.run_id, out_dir / file)
+        first = [k for k in KEY_METRICS if k in metrics]  # where the run's page lists them first
+        metrics = {k: metrics[k] for k in [*first, *sorted(set(metrics) - set(first))]}
         self.tracker.log_metrics(self.run_id, metrics, step=conf.trainer.epochs)
+        self.tracker.describe(self.run_id, run_description(self.name, metrics))
         return metrics
 
     # -- the run's end ----------------------------------------------------------------------------
@@ -248,9 +250,10 @@ class Replicate:
 def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replicates: int) -> dict[str, Any]:
     """The tags a replicate's run starts with (before anything can fail)."""
     return {
-        "ablate.overrides": json.dumps(where.overrides),
-        "ablate.data_spec": json.dumps(data),
+        "ablate.seed": seed,  # what a user reads first: the UI lists a run's tags as set
         "ablate.replicate": f"{index + 1}/{replicates}",
-        "ablate.seed": seed,
+        "ablate.overrides": json.dumps(where.overrides),
+        "ablate.code": code_version(),
+        DATA_SPEC: json.dumps(data),
         IDENTITY: hashlib.sha256(json.dumps([where.overrides, seed]).encode()).hexdigest()[:20],
     }

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ablate import checkpoint
+from ablate.tags import HEARTBEAT, HOST, PID
+from ablate.tags import get as tag
 from ablate.tracking import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, Tracker
 
 STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
@@ -52,7 +54,7 @@ def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: 
     if finished:
         mine = [r for r in finished if r["tags"].get(PARENT_TAG) == parent]  # this sweep's own, if any
         found = (mine or finished)[0]
-        return Plan("skip", folder, source=found["tags"].get(REUSED, found["run_id"]))
+        return Plan("skip", folder, source=tag(found["tags"], REUSED, found["run_id"]))
     offline = plan_offline(fingerprint, checkpoints, enabled)
     if offline.action == "resume":
         owner = tracker.find_run(offline.source)
@@ -72,7 +74,7 @@ def stale_runs(tracker: Tracker, experiment_id: str, parent: str | None, identit
     if not (parent and identity):
         return []
     runs = tracker.search(experiment_id, tags={PARENT_TAG: parent, **identity})[::-1]
-    return [r for r in runs if r["status"] not in ("FINISHED", "RUNNING") and SUPERSEDED not in r["tags"]]
+    return [r for r in runs if r["status"] not in ("FINISHED", "RUNNING") and tag(r["tags"], SUPERSEDED) is None]
 
 
 def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
@@ -114,7 +116,7 @@ def _epoch_of(name: str) -> int:
 
 def alive_tags() -> dict[str, object]:
     """What a run (re)opened by this process says about its owner: mark_orphans reads it."""
-    return {"ablate.host": socket.gethostname(), "ablate.pid": os.getpid(), "ablate.heartbeat": time.time()}
+    return {HOST: socket.gethostname(), PID: os.getpid(), HEARTBEAT: time.time()}
 
 
 def mark_orphans(tracker: Tracker, experiment_id: str, host: str) -> list[str]:
@@ -124,8 +126,8 @@ def mark_orphans(tracker: Tracker, experiment_id: str, host: str) -> list[str]:
     now = time.time()
     for run in tracker.search(experiment_id, status="RUNNING"):
         tags = run["tags"]
-        pid, run_host = tags.get("ablate.pid"), tags.get("ablate.host")
-        beat = float(tags.get("ablate.heartbeat", run["start_time"] / 1000))
+        pid, run_host = tag(tags, PID), tag(tags, HOST)
+        beat = float(tag(tags, HEARTBEAT, run["start_time"] / 1000))
         local_dead = run_host == host and pid is not None and not _alive(int(pid))
         if local_dead or (run_host != host and now - beat > STALE_SECONDS):
             tracker.end(run["run_id"], "KILLED")

@@ -33,15 +33,16 @@ def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment:
     return None
 
 
-def ui_links(uri: str, experiment_id: str, run_ids: list[str]) -> dict[str, str]:
-    """Links into the MLflow UI: the runs side by side (compare view) and the runs table
-    filtered to them. Which columns show is the browser's to keep; these open the right runs."""
+def ui_links(uri: str, experiment_id: str, run_ids: list[str], view_key: str) -> dict[str, str]:
+    """Links into the MLflow UI: the runs side by side (compare view), and the runs table and its
+    charts opened on the sweep's shared view (`view_key`, see ablate.ui_view)."""
     base = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
     if uri.startswith(("http://", "https://")):  # the server itself, without credentials (the browser asks)
         parts = urlsplit(uri)
         base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/"), "", ""))
     ids = json.dumps(run_ids, separators=(",", ":"))
-    compare = f"{base}/#/compare-runs?runs={quote(ids)}&experiments={quote(json.dumps([experiment_id]))}"
-    where = f"attributes.run_id IN ({', '.join(repr(r) for r in run_ids)})"
-    table = f"{base}/#/experiments/{experiment_id}?searchFilter={quote(where)}"
-    return {"compare": compare, "table": table}
+    links = {"compare": f"{base}/#/compare-runs?runs={quote(ids)}&experiments={quote(json.dumps([experiment_id]))}"}
+    for mode in ("table", "charts"):
+        shown = "TABLE" if mode == "table" else "CHART"
+        links[mode] = f"{base}/#/experiments/{experiment_id}/runs?viewStateShareKey={view_key}&compareRunsMode={shown}"
+    return links

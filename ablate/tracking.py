@@ -29,22 +29,12 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from ablate.redaction import redact  # noqa: E402 - importing it also installs the log filter
 from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: E402, F401 - the store's address
+from ablate.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: E402, F401
+from ablate.tags import get as tag  # noqa: E402
 
 # the MLflow 3 UI opens experiments of this kind on the training-runs table, not GenAI
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PARENT_TAG = "mlflow.parentRunId"
-# a job's fingerprint (ablate.fingerprint), and the run whose results a run copied (an Optuna arm's
-# best trial; stores written before reruns referenced runs also have skipped jobs' copies)
-FINGERPRINT, REUSED = "ablate.fingerprint", "ablate.reused_from"
-# a sweep's parent run lists the finished runs of other sweeps that it reuses (a skipped job's
-# results are referenced, never copied): one tag per run, ablate.ref.<run id>
-REF = "ablate.ref."
-# a sweep's identity: the same command (and code) continues the same parent run
-SWEEP_KEY = "ablate.sweep_key"
-# a sweep's unfinished run whose replicate another run (referenced from elsewhere) now stands for
-SUPERSEDED = "ablate.superseded_by"
-# a replicate's name within its sweep: a hash of its job's overrides and its seed
-IDENTITY = "ablate.replicate_key"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
 ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
@@ -124,6 +114,7 @@ class Tracker:
     # -- runs ----------------------------------------------------------------------------------
     def start(self, experiment_id: str, name: str, parent_id: str | None = None, tags: dict | None = None) -> str:
         tags = {k: redact(str(v)) for k, v in (tags or {}).items()}
+        tags = dict(sorted(tags.items(), key=lambda kv: kv[0].startswith(BOOKKEEPING)))  # the UI lists them as set
         if parent_id:
             tags[PARENT_TAG] = parent_id
         return self.client.create_run(experiment_id, run_name=redact(name), tags=tags).info.run_id
@@ -147,12 +138,20 @@ class Tracker:
             self.client.log_batch(run_id, params=items[i : i + 100])
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in sorted(metrics.items())]
+        now = int(time.time() * 1000)  # in the caller's order: the UI lists a run's metrics as logged
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, redact(str(v))) for k, v in tags.items()])
+
+    def describe(self, run_id: str, markdown: str) -> None:
+        """The run's description, the first thing its page in the UI shows after the tags."""
+        self.set_tags(run_id, {"mlflow.note.content": markdown})
+
+    def share_view(self, experiment_id: str, key: str, state: dict[str, Any]) -> None:
+        """A shared view of the experiment's runs table (see ablate.ui_view), opened by its key."""
+        self.client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}", json.dumps(state))
 
     def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
         if Path(path).is_dir():
@@ -210,10 +209,11 @@ class Tracker:
 
     def members(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
         """A sweep's runs: its children and the finished runs it references, oldest first."""
-        runs = {r["run_id"]: r for r in self.children(experiment_id, parent_id) if SUPERSEDED not in r["tags"]}
+        runs = {r["run_id"]: r for r in self.children(experiment_id, parent_id) if tag(r["tags"], SUPERSEDED) is None}
         for key in self.run(parent_id)["tags"]:
-            if key.startswith(REF) and key[len(REF) :] not in runs:
-                found = self.find_run(key[len(REF) :])
+            prefix = next((p for p in (REF, legacy(REF)) if key.startswith(p)), None)
+            if prefix and key[len(prefix) :] not in runs:
+                found = self.find_run(key[len(prefix) :])
                 if found is not None:
                     runs[found["run_id"]] = found
         return sorted(runs.values(), key=lambda r: (r["start_time"], r["run_id"]))

@@ -13,6 +13,8 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+from ablate.tags import FINGERPRINT
+
 SEARCH = ["-m", "hydra/sweeper=optuna", "hparams=smoke", *TINY]
 
 
@@ -176,7 +178,7 @@ def test_a_pruned_trial_is_killed_and_its_checkpoint_dropped(ablate_cli, launch_
     assert run.info.status == "KILLED" and run.data.tags["ablate.pruned"] == "2"
     assert arm.info.status == "FAILED" and "no trial" in arm.data.tags["ablate.error"]
     # epoch 1's checkpoint is gone: a rerun with the same values starts afresh, never resumes it
-    fingerprint = run.data.tags["ablate.fingerprint"]
+    fingerprint = run.data.tags[FINGERPRINT]
     assert resume.plan_offline(fingerprint, launch_dir / "checkpoints", True).action == "run"
 
 

@@ -11,6 +11,7 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
 from ablate import parallel
+from ablate.tags import PID
 
 FAST = [*TINY, "data.limit=200"]
 METRICS = ("train_loss", "eval_loss", "purity_mean", "nmi_mean", "ari_mean", "latent_dim", "n_params")
@@ -68,8 +69,8 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
         ("2", "0"),
         ("3", "1"),
     }
-    assert all("ablate.pid" in t for t in tags), tags
-    assert str(os.getpid()) not in {t["ablate.pid"] for t in tags} and len({t["ablate.pid"] for t in tags}) > 1
+    assert all(PID in t for t in tags), tags
+    assert str(os.getpid()) not in {t[PID] for t in tags} and len({t[PID] for t in tags}) > 1
     spans = sorted((c.info.start_time, c.info.end_time) for c in children)
     assert any(b[0] < a[1] for a, b in zip(spans[:-1], spans[1:], strict=True)), "no two jobs overlapped"
 
@@ -80,8 +81,8 @@ def test_joblib_preset_runs_4_jobs_at_once_into_one_sqlite_store(ablate_cli, lau
     code, _, err = ablate_cli("-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=4", "seed=4,5", *FAST)
     assert code == 0, err
     again = check_sweep(f"sqlite:///{second / 'mlflow.db'}", "ablate", 2)
-    assert all("ablate.pid" in c.data.tags for c in again)  # the same worker processes ran them
-    assert {c.data.tags["ablate.pid"] for c in again} <= {t["ablate.pid"] for t in tags}
+    assert all(PID in c.data.tags for c in again)  # the same worker processes ran them
+    assert {c.data.tags[PID] for c in again} <= {t[PID] for t in tags}
     assert len(sweep_runs(f"sqlite:///{launch_dir / 'mlflow.db'}", "par")[2]) == 4
 
 

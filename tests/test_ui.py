@@ -35,20 +35,27 @@ def render(url: str, screenshot=None) -> str:
     return " ".join(text.split())
 
 
+def printed(out: str, what: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith(f"mlflow: {what}: ")).split(": ", 2)[2]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
-def test_the_printed_compare_link_shows_the_four_arms_and_their_purity(ablate_cli, launch_dir, tmp_path_factory):
+def test_the_printed_links_show_the_four_arms_their_factors_and_purity_first(ablate_cli, launch_dir, tmp_path_factory):
     with serve(tmp_path_factory.mktemp("ui")) as server:
         uri = f"http://127.0.0.1:{server['port']}"
         args = ["-m", "model.skip=true,false", "model.bottleneck=true,false", *TINY, "data.limit=200",
                 f"tracking.uri={uri}", "tracking.experiment=ui"]  # fmt: skip
         code, out, err = ablate_cli(*args)
         assert code == 0, err
-        link = next(line for line in out.splitlines() if line.startswith("mlflow: the arms side by side: "))
-        url = link.split(": ", 2)[2]
+        url = printed(out, "the arms side by side")
         assert url.startswith(uri + "/#/compare-runs?runs=")
         text = render(url, launch_dir / "compare.png")
         client = MlflowClient(uri)
         runs = [client.get_run(r) for r in json.loads(unquote(url.split("runs=")[1].split("&")[0]))]
+        table = render(printed(out, "this sweep's runs, key columns first"))
+        charts = render(printed(out, "this sweep's charts"), launch_dir / "charts.png")
+        best = max(runs, key=lambda r: r.data.metrics["purity_mean"])
+        page = render(f"{uri}/#/experiments/{best.info.experiment_id}/runs/{best.info.run_id}")
     assert "Comparing 4 Runs" in text, text[:500]
     for arm in ARMS:
         assert arm in text, arm
@@ -60,3 +67,18 @@ def test_the_printed_compare_link_shows_the_four_arms_and_their_purity(ablate_cl
         purity = run.data.metrics["purity_mean"]
         assert any(abs(v - purity) <= 0.0006 for v in shown), (run.info.run_name, purity, metrics)
     assert (launch_dir / "compare.png").stat().st_size > 10_000
+
+    # the shared view: the sweep's four runs (no parent), factors and key metrics as columns, best first
+    assert "4 matching runs" in table, table[:2000]
+    header = table[table.index("Run Name") :]
+    for column in ("model.skip", "model.bottleneck", "purity_mean", "final_eval_loss", "psnr"):
+        assert column in header.split(), column
+    in_order = [r.data.metrics["purity_mean"] for r in sorted(runs, key=lambda r: header.index(r.info.run_name))]
+    assert in_order == sorted(in_order, reverse=True), in_order
+    # its charts: the key-metrics section first, parallel coordinates from the factors to purity
+    assert charts.index("ablate: key metrics") < charts.index("Model metrics"), charts[:2000]
+    assert "Parallel Coordinates" in charts and "model.bottleneck" in charts
+    # a run's page: its description says the arm and its purity; the tags a user reads come first
+    assert f"{best.info.run_name} : purity {best.data.metrics['purity_mean']:.4g}" in page, page[:3000]
+    tags = page[page.index(" Tags ") :]
+    assert tags.index("ablate.seed") < tags.index("ablate.code") < tags.index("ablate/"), tags[:1000]

@@ -13,6 +13,7 @@ from ablate.report.analysis import Section, analyze
 from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
 from ablate.report.search import best_params_section
 from ablate.report.summary import summary
+from ablate.tags import get as tag
 from ablate.tracking import REUSED, Tracker, redact
 
 _GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
@@ -93,7 +94,7 @@ def _progress(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str
         if cell.n:
             run_id = cell.finished.iloc[0]["run_id"]
             # a skipped job's run holds copied numbers; its pictures stay with the run that made them
-            run_id = tracker.run(run_id)["tags"].get(REUSED, run_id)
+            run_id = tag(tracker.run(run_id)["tags"], REUSED, run_id)
             if paths := sorted(tracker.list_artifacts(run_id, "progress")):
                 shots[cell.label] = (run_id, {_epoch(p): p for p in paths})
     epochs = sorted({e for _, found in shots.values() for e in found})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ablate.curves import PER_EPOCH
+from ablate.tags import DATA_SPEC
+from ablate.tags import get as tag
 from ablate.tracking import Tracker
 
 # swept keys that are not factors: seeds are replicates, task and data get tables of their own
@@ -85,7 +87,7 @@ def _value(child: dict, column: str) -> str | None:
         return child["params"][column]
     found = _overrides(child).get(_OVERRIDE_KEY.get(column, column))
     if found is None and column == "data.name":  # the data spec is tagged before anything can fail
-        found = json.loads(child["tags"].get("ablate.data_spec", "{}")).get("name")
+        found = json.loads(tag(child["tags"], DATA_SPEC, "{}")).get("name")
     return found
 
 

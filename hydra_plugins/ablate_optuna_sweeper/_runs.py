@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from ablate.report.search import STUDY  # the tag the report finds each arm's study by
+from ablate.tags import DATA_SPEC, HEARTBEAT
 from hydra_plugins.ablate_optuna_sweeper._settings import Settings
 
 
@@ -60,7 +61,7 @@ class StudyRun:
             return
         tags = {"ablate.optuna.state": state, **({"ablate.optuna.value": value} if value is not None else {})}
         self.tracker.set_tags(run_id, tags)
-        self.tracker.set_tags(self.run_id, {"ablate.heartbeat": time.time()})
+        self.tracker.set_tags(self.run_id, {HEARTBEAT: time.time()})
 
     def close(self, study: Any, interrupted: bool = False) -> dict[str, Any]:
         """End the arm's run with its best trial's results; returns the arm's summary."""
@@ -120,7 +121,7 @@ class StudyRun:
             return
         copy_results(self.tracker, source["run_id"], run_id)
         self.tracker.log_params(run_id, source["params"])
-        keep = {k: v for k, v in source["tags"].items() if k == "ablate.data_spec"}
+        keep = {k: v for k, v in source["tags"].items() if k == DATA_SPEC}
         self.tracker.set_tags(run_id, {**keep, REUSED: source["tags"].get(REUSED, source["run_id"])})
 
     def _sibling(self, run_id: str) -> None:

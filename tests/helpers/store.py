@@ -15,6 +15,7 @@ import numpy as np
 from mlflow.entities import Metric, Param
 from PIL import Image
 
+from ablate.tags import DATA_SPEC
 from ablate.tracking import Tracker
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -65,7 +66,7 @@ def log_sweep(
             exp,
             job["name"],
             parent,
-            tags={"ablate.overrides": json.dumps(overrides), "ablate.data_spec": json.dumps(spec)},
+            tags={"ablate.overrides": json.dumps(overrides), DATA_SPEC: json.dumps(spec)},
         )
         ids[job["name"]] = run
         if job.get("params_logged", True):

@@ -1,0 +1,51 @@
+"""What the MLflow UI shows first for a sweep.
+
+Which columns the runs table shows, which parents it expands and which charts it draws are the
+browser's state, but the UI also opens a *shared view*: that same state kept as an experiment
+tag, `mlflow.sharedViewState.<key>`, and opened by `?viewStateShareKey=<key>` (the UI's own
+"share view" writes these). A sweep writes one, keyed by its parent run, so its links open on its
+runs alone, with its factors and key metrics as columns, best first, and charts that compare the
+arms: parallel coordinates from the factors to the headline metric, a bar per key metric and the
+eval-loss curves. Plain data here; the tracker stores it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TAG_PREFIX = "mlflow.sharedViewState."
+LIMIT = 20_000  # MLflow's cap on an experiment tag's value
+SECTION = "ablate-key-metrics"
+
+
+def view_state(run_ids: list[str], parent_id: str, factors: list[str], metrics: list[str]) -> dict[str, Any]:
+    """The shared view of a sweep's runs: `factors` are param names, `metrics` the key metrics,
+    headline first."""
+    where = f"attributes.run_id IN ({', '.join(repr(r) for r in run_ids)})"
+    if len(where) > LIMIT // 2:  # too many to list: the parent's own children (referenced runs drop out)
+        where = f"tags.`mlflow.parentRunId` = '{parent_id}'"
+    card = {"deleted": False, "isGenerated": False, "metricSectionId": SECTION, "runsCountToCompare": len(run_ids)}
+    charts = [{**card, "uuid": "ablate-parallel", "type": "PARALLEL", "selectedParams": factors,
+               "selectedMetrics": metrics[:1], "showAllRuns": True}]  # fmt: skip
+    charts += [{**card, "uuid": f"ablate-bar-{m}", "type": "BAR", "metricKey": m} for m in metrics]
+    charts.append({**card, "uuid": "ablate-line-eval_loss", "type": "LINE", "metricKey": "eval_loss",
+                   "selectedMetricKeys": ["eval_loss"], "xAxisKey": "step", "scaleType": "log"})  # fmt: skip
+    return {
+        "searchFilter": where,
+        "orderByKey": f"metrics.`{metrics[0]}`" if metrics else "attributes.start_time",
+        "orderByAsc": bool(metrics) and "loss" in metrics[0],  # the best arm first
+        "selectedColumns": [f"params.`{f}`" for f in factors] + [f"metrics.`{m}`" for m in metrics],
+        "runsHiddenMode": "SHOW_ALL",  # every run in the charts, not the UI's first ten
+        "compareRunSections": [
+            {
+                "uuid": SECTION,
+                "name": "ablate: key metrics",
+                "display": True,
+                "isReordered": False,
+                "deleted": False,
+                "isGenerated": False,
+            }
+        ],  # fmt: skip
+        "compareRunCharts": charts,
+        "isAccordionReordered": True,  # keep this section first
+    }
