@@ -68,9 +68,25 @@ def with_search_path(overrides: list[str], dirs: list[str]) -> list[str]:
 
 @hydra.main(config_path="pkg://ablate.conf", config_name="config", version_base="1.3")
 def _app(cfg: DictConfig):
-    from ablate.run import run
+    """One job. A fault that shows only where the job runs (no GPU, missing files) is one line:
+    a single run exits 1 with it (its runs closed FAILED first); a sweep's job returns it as a
+    FAILED cell, so the sweep goes on and its report shows the hole (a job that raised would
+    make Hydra's basic sweeper skip the report)."""
+    from hydra.core.hydra_config import HydraConfig
 
-    return run(cfg)
+    from ablate.errors import one_line
+    from ablate.run import run
+    from ablate.tracking import store_fault
+
+    try:
+        return run(cfg)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        line = store_fault(exc) or one_line(exc)
+        if HydraConfig.get().mode.name == "MULTIRUN":
+            print(f"error: {' '.join(HydraConfig.get().overrides.task)}: {line}", file=sys.stderr, flush=True)
+            return {"status": "FAILED", "error": line, "metrics": {}, "replicates": []}
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ joblib and SLURM launchers behave the same."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -36,6 +37,7 @@ from ablate.tracking import (
     open_experiment,
     redact,
     resolve_uri,
+    store_fault,
 )
 from ablate.ui_view import view_state
 
@@ -81,8 +83,9 @@ class AblateCallback(Callback):
             self._open(config)
         except Exception as exc:  # noqa: BLE001
             if self.tracker is not None and self.parent is not None:
-                self.tracker.end(self.parent, "FAILED")
-            _fail(f"tracking: {type(exc).__name__}: {exc}", code=2)
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    self.tracker.end(self.parent, "FAILED")
+            _fail(f"tracking: {store_fault(exc) or f'{type(exc).__name__}: {exc}'}", code=2)
 
     def _open(self, config: DictConfig) -> None:
         launch_dir = Path(config.hydra.runtime.cwd)
@@ -152,10 +155,13 @@ class AblateCallback(Callback):
             failed = [c for c in children if c["status"] != "FINISHED"]
             tracker.end(parent, "FAILED" if failed else "FINISHED")
         except BaseException as exc:
-            tracker.end(parent, "FAILED")
+            with contextlib.suppress(Exception):  # the store may be what failed
+                tracker.end(parent, "FAILED")
             if not isinstance(exc, Exception):
                 raise
-            _fail(f"report: {type(exc).__name__}: {exc}", code=1)
+            again = f"python -m ablate.report --run-id {parent} --tracking-uri {redact(tracker.uri)}"
+            reason = store_fault(exc) or f"{type(exc).__name__}: {exc}"[:400]
+            _fail(f"report: {reason}; once the store answers, rebuild it: {again}", code=1)
         print(table, flush=True)
         if not tracker.uri.startswith(("http://", "https://")):
             print(f"mlflow: start the UI with: mlflow ui --backend-store-uri {redact(tracker.uri)}", flush=True)
@@ -164,7 +170,7 @@ class AblateCallback(Callback):
         print(f"mlflow: this sweep's charts: {links['charts']}", flush=True)
         print(f"report: {path}", flush=True)
         if failed:
-            print(f"{len(failed)} of {len(children)} jobs failed (see the report)", file=sys.stderr)
+            print(f"{len(failed)} of {len(children)} runs failed (see the report)", file=sys.stderr)
             sys.exit(1)
 
     def _views(self, children: list[dict], factors: list[str]) -> dict[str, str]:
@@ -188,14 +194,21 @@ def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: D
     from ablate.components import load_split
     from ablate.evaluate import cluster_quality
 
-    specs = {tag(c["tags"], DATA_SPEC) for c in children} - {None}
+    specs = {tag(c["tags"], DATA_SPEC) for c in children if c["status"] == "FINISHED"} - {None}  # data that loaded
     done = tracker.run(parent)["tags"]
     for text in sorted(specs):
         spec = json.loads(text)
         suffix = "" if len(specs) == 1 else f"_{spec['name']}"
         if not (spec.get("labelled") and config.eval.latent) or f"ablate.baseline_data{suffix}" in done:
             continue  # unlabelled, or scored by an earlier run of this sweep
-        _, eval_set = load_split(spec)
+        try:
+            _, eval_set = load_split(spec)
+        except Exception as exc:  # noqa: BLE001 - the sweep's report goes on without this baseline
+            print(
+                f"warning: no raw-pixel baseline for {spec['name']}: {' '.join(str(exc).split())[:200]}",
+                file=sys.stderr,
+            )
+            continue
         if eval_set.labels is None:  # a loader that said labelled but gave no labels
             continue
         q = cluster_quality(

@@ -8,6 +8,8 @@ run() only ever sees valid, plain values.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
@@ -38,8 +40,18 @@ class KMeansBackend(Enum):
 
 
 def positive(key: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{key}={value} is not allowed: it must be > 0")
+    if not (math.isfinite(value) and value > 0):  # nan compares False to everything
+        raise ConfigError(f"{key}={value} is not allowed: it must be a finite number > 0")
+
+
+def within(key: str, value: float, low: float, high: float) -> None:
+    """`value` in [low, high], finite: one line naming the key and the range otherwise."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(f"{key}={value} is not allowed (allowed: {low:g} to {high:g})")
+
+
+# upper bounds that catch a typo (epochs=99999999999999999999) before it trains for ever
+MAX_EPOCHS, MAX_BATCH, MAX_SNAPSHOTS, MAX_THREADS, MAX_KMEANS = 100_000, 1 << 20, 1024, 4096, 1000
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -67,12 +79,14 @@ class TrainerConfig:
     pack: Any = "auto"
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "lr", "snapshots"):
-            positive(f"trainer.{key}", getattr(self, key))
-        if self.weight_decay < 0:
-            raise ConfigError(f"trainer.weight_decay={self.weight_decay} is not allowed: it must be >= 0")
+        within("trainer.epochs", self.epochs, 1, MAX_EPOCHS)
+        within("trainer.batch_size", self.batch_size, 1, MAX_BATCH)
+        within("trainer.snapshots", self.snapshots, 1, MAX_SNAPSHOTS)
+        positive("trainer.lr", self.lr)
+        within("trainer.momentum", self.momentum, 0, 1)
+        within("trainer.weight_decay", self.weight_decay, 0, math.inf)
         if self.threads is not None:
-            positive("trainer.threads", self.threads)
+            within("trainer.threads", self.threads, 1, MAX_THREADS)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision={self.precision} is not allowed (allowed: {', '.join(PRECISIONS)})")
         if self.pack != "auto" and (isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1):
@@ -87,8 +101,8 @@ class EvalConfig:
     kmeans: KMeansBackend = KMeansBackend.torch  # same clusterings as sklearn per seed, 4-5x faster on CPU
 
     def __post_init__(self) -> None:
-        positive("eval.kmeans_seeds", self.kmeans_seeds)
-        positive("eval.n_init", self.n_init)
+        within("eval.kmeans_seeds", self.kmeans_seeds, 1, MAX_KMEANS)
+        within("eval.n_init", self.n_init, 1, MAX_KMEANS)
 
 
 @dataclass
@@ -101,8 +115,17 @@ class TrackingConfig:
     checkpoint_dir: str = "checkpoints"  # relative paths: launch dir
     resume: bool = True  # skip jobs FINISHED with the same fingerprint, resume killed ones
 
+    def __post_init__(self) -> None:
+        # the name is also a folder (artifacts, reports): it must stay inside the launch directory
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}", self.experiment) or ".." in self.experiment:
+            raise ConfigError(
+                f"tracking.experiment={self.experiment!r} is not allowed (allowed: 1-100 letters, digits, "
+                "'_', '-', '.' or spaces, starting with a letter or digit, no '..')"
+            )
+
 
 SEEDS = 2**32  # numpy's seeds are 32-bit
+MAX_REPLICATES = 10_000
 
 
 @dataclass
@@ -119,11 +142,7 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
-        positive("replicates", self.replicates)
-        if self.replicates > SEEDS:
-            raise ConfigError(
-                f"replicates={self.replicates} is not allowed: there are {SEEDS} seeds (allowed: 1 to {SEEDS})"
-            )
+        within("replicates", self.replicates, 1, MAX_REPLICATES)
         if not 0 <= self.seed <= SEEDS - self.replicates:
             raise ConfigError(
                 f"seed={self.seed} is not allowed with replicates={self.replicates}: the seeds run from seed to "
@@ -136,14 +155,24 @@ class Config:
 
 def to_object(cfg: DictConfig) -> Config:
     """Validate a composed config and return the typed dataclass tree (the `hydra` node dropped)."""
-    known = {f.name for f in dataclasses.fields(Config)}
-    extra = sorted(set(cfg) - known - {"hydra"})
-    if extra:
-        raise ConfigError(f"{extra[0]}: unknown key (allowed: {', '.join(sorted(known))})")
     cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) if "hydra" in cfg else cfg
+    check_keys(cfg, Config)
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)
     return obj
+
+
+def check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:
+    """Every key of a typed node is a field of its schema, at any depth: `+trainer.epoch=50` adds
+    a key Hydra's struct mode lets in (`+` opens the node), which would otherwise be dropped."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key in node:
+        if key not in fields:
+            raise ConfigError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(fields))})")
+        child = node._get_node(key)
+        typed = OmegaConf.get_type(child) if isinstance(child, DictConfig) else None
+        if typed is not None and dataclasses.is_dataclass(typed):
+            check_keys(child, typed, f"{prefix}{key}.")
 
 
 @dataclass
@@ -155,6 +184,10 @@ class _Schema(Config):
     defaults: list[Any] = field(default_factory=lambda: [{"optional hparams": None}, "_self_"])
 
 
+# named studies whose YAML does not parse: name -> one line (file, line, problem)
+BROKEN_SWEEPS: dict[str, str] = {}
+
+
 def register_configs() -> None:
     """Register the schema, and every named study in sweeps/ as an option of the `sweep` group."""
     from ablate.schemas import register_schemas  # they import this module's ConfigError
@@ -162,10 +195,26 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="ablate_schema", node=_Schema)
     register_schemas()
-    for entry in sorted(resources.files("ablate.sweeps").iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            node = OmegaConf.create(entry.read_text())
-            cs.store(group="sweep", name=entry.name[: -len(".yaml")], node=node, package="_global_")
+    for name, node in load_sweeps(resources.files("ablate.sweeps")).items():
+        cs.store(group="sweep", name=name, node=node, package="_global_")
+
+
+def load_sweeps(folder) -> dict[str, DictConfig]:
+    """Every study in `folder` (NAME.yaml) that parses; one that does not is kept in BROKEN_SWEEPS
+    as one line (file, line, problem), so only the commands that use it fail."""
+    nodes = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        name = entry.name[: -len(".yaml")]
+        try:
+            nodes[name] = OmegaConf.create(entry.read_text())
+        except Exception as exc:  # noqa: BLE001 - any parse failure
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            BROKEN_SWEEPS[name] = f"sweeps/{entry.name}{where}: {problem}"
+    return nodes
 
 
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:

@@ -105,7 +105,8 @@ def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
     arms: dict[str, list[dict[str, Any]]] = {}
     factors = [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
     for run in runs:
-        values = [f"{k.split('.')[-1]}={run['params'].get(k, '?')}" for k in factors]
+        params = run["params"]  # a group factor (data=mnist) is its option's name
+        values = [f"{k.split('.')[-1]}={params.get(k, params.get(f'{k}.name', '?'))}" for k in factors]
         arms.setdefault(" ".join(values) or run["name"].split(" seed=")[0], []).append(run)
     done = [r["metrics"] for group in arms.values() for r in group if r["status"] == "FINISHED"]
     keys = [k for k in KEY_METRICS if any(k in m for m in done)]

@@ -25,12 +25,15 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from ablate import components
-from ablate.config import ConfigError, flatten, to_object
+from ablate.config import BROKEN_SWEEPS, ConfigError, flatten, to_object
+from ablate.data import eval_too_small
 from ablate.errors import failing_key, one_line
 from ablate.fingerprint import neutral
+from ablate.launch_dir import check_folders
 from ablate.tracking import check_tracking, resolve_uri
 
 CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
+SMALL_FRACTION = 0.05  # an eval fraction below this is checked before the run (data loaded here)
 
 
 def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
@@ -123,6 +126,7 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     _search_flags(overrides, multirun)
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         composer = Composer()
+        _named_sweeps(overrides, composer)
         try:
             for job in expand(overrides, multirun):
                 try:
@@ -142,11 +146,67 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     if all(job.reason for job in jobs):
         raise ConfigError(jobs[0].reason)
     check_seeds(jobs)
+    check_eval_sizes(jobs)
     for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
         reason = check_tracking(resolve_uri(uri, launch_dir or Path.cwd()))
         if reason:
             raise ConfigError(f"tracking.uri: {reason}")
+    check_outputs(jobs, multirun, launch_dir or Path.cwd())
     return jobs
+
+
+def check_outputs(jobs: list[JobSpec], multirun: bool, launch_dir: Path) -> None:
+    """Every folder the command will write (Hydra's output, checkpoints, reports, a local store's
+    artifacts and sqlite file) can be written: one line naming the key, before anything runs."""
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        hydra = compose(CONFIG_NAME, overrides=jobs[0].overrides, return_hydra_config=True).hydra
+    folders = {"hydra.sweep.dir" if multirun else "hydra.run.dir": hydra.sweep.dir if multirun else hydra.run.dir}
+    for job in jobs:
+        t = job.cfg.tracking
+        folders |= {"tracking.checkpoint_dir": t.checkpoint_dir, "tracking.report_dir": t.report_dir}
+        uri = resolve_uri(t.uri, launch_dir)
+        if uri.startswith("sqlite:///"):  # the sqlite file's folder: check_tracking
+            folders |= {"tracking.artifact_dir": t.artifact_dir}
+        reason = check_folders(folders, launch_dir)
+        if reason:
+            raise ConfigError(reason)
+
+
+def check_eval_sizes(jobs: list[JobSpec]) -> None:
+    """A labelled eval split too small for k-means purity (data.limit, data.eval_fraction) is a
+    bad value: checked here when either is small (a subset is quick to load); the job checks every
+    split again once loaded, where the files are (a login node may not have them)."""
+    seen = set()
+    for job in jobs:
+        if job.reason:
+            continue
+        conf = to_object(job.cfg)
+        spec = components.data_spec(conf.data)
+        key = repr(sorted(spec.items()))
+        small = spec.get("limit") or spec.get("eval_fraction", 1) < SMALL_FRACTION
+        if not (conf.eval.latent and spec.get("labelled") and small) or key in seen:
+            continue
+        seen.add(key)
+        try:
+            reason = eval_too_small(*components.load_split(spec))
+        except Exception:  # noqa: BLE001 - files not here: the job checks where it runs
+            continue
+        if reason:
+            raise ConfigError(reason)
+
+
+def _named_sweeps(overrides: list[str], composer: Composer) -> None:
+    """`sweep=NAME` must name a study that exists and parses: the group is optional in the
+    defaults (no study by default), so Hydra itself would skip a misspelt one silently."""
+    known = composer.loader.get_group_options("sweep")
+    for override in composer.parser.parse_overrides(overrides):
+        if override.key_or_group != "sweep" or override.is_delete():
+            continue
+        for name in override.sweep_string_iterator() if override.is_sweep_override() else [override.value()]:
+            if name in BROKEN_SWEEPS:
+                raise ConfigError(BROKEN_SWEEPS[name])
+            if name not in known:
+                raise ConfigError(f"sweep={name}: no such named sweep (allowed: {', '.join(known)})")
 
 
 def check_seeds(jobs: list[JobSpec]) -> None:

@@ -63,3 +63,12 @@ class _RedactingRecords:
 
 if not isinstance(logging.getLogRecordFactory(), _RedactingRecords):
     logging.setLogRecordFactory(_RedactingRecords(logging.getLogRecordFactory()))
+
+
+def short_reason(exc: BaseException) -> str:
+    """An exception as a short line, credentials stripped: urllib3's and libpq's long messages end
+    in the part that matters ("Connection refused")."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(timed out|Connection refused)", reason)
+    short = re.split(r" Is the server| \(Background on", reason)[0]
+    return redact((errno.group(1) or errno.group(2)) if errno else short)[:300].strip()

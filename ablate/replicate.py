@@ -123,7 +123,8 @@ class Replicate:
         tracker, run_id, show_at = self.tracker, self.run_id, set(snapshot_epochs(self.conf.trainer.epochs))
 
         def on_epoch(epoch: int, values: dict[str, float]) -> None:
-            tracker.log_metrics(run_id, values, step=epoch)
+            first = sorted(values, key=lambda k: k != "eval_loss")  # what the UI's compare view plots first
+            tracker.log_metrics(run_id, {k: values[k] for k in first}, step=epoch)
             self.epochs[epoch] = values
             for alive in (run_id, os.environ.get(ENV_PARENT)):  # orphan detection across hosts
                 if alive:

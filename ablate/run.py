@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablate import components, console, pack
 from ablate.config import Config, ConfigError, flatten, to_object
+from ablate.data import eval_too_small
 from ablate.fingerprint import neutral
 from ablate.hooks import epoch_hook
 from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
@@ -110,6 +111,9 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
         if reason:
             raise ConfigError(reason)
         train_set, eval_set = components.load_split(data)
+        reason = eval_too_small(train_set, eval_set) if conf.eval.latent else None
+        if reason:
+            raise ConfigError(reason)
     except BaseException as exc:  # noqa: BLE001 - every replicate's run ends with the same reason
         return [replicate.fail(exc) for replicate in replicates]
     # a fixed set of eval images spread over the split (so over the classes) for progress grids

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from ablate.config import ConfigError, positive
+from ablate.config import ConfigError, positive, within
+
+MAX_WIDTH = 1 << 16  # channels or units per layer: larger is a typo
 
 
 @dataclass
@@ -27,10 +29,11 @@ class UNetConfig:
     bottleneck_dim: int = 16
 
     def __post_init__(self) -> None:
-        if not self.channels or min(self.channels) <= 0:
-            raise ConfigError(f"model.channels={self.channels} is not allowed: a non-empty list of ints > 0")
-        positive("model.middle", self.middle)
-        positive("model.bottleneck_dim", self.bottleneck_dim)
+        if not self.channels or not all(1 <= c <= MAX_WIDTH for c in self.channels):
+            allowed = f"a non-empty list of 1 to {MAX_WIDTH}"
+            raise ConfigError(f"model.channels={self.channels} is not allowed (allowed: {allowed})")
+        within("model.middle", self.middle, 1, MAX_WIDTH)
+        within("model.bottleneck_dim", self.bottleneck_dim, 1, MAX_WIDTH)
 
 
 @dataclass
@@ -55,7 +58,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.limit is not None:
-            positive("data.limit", self.limit)
+            within("data.limit", self.limit, 1, 10**9)
         if not 0 < self.eval_fraction < 1:
             raise ConfigError(f"data.eval_fraction={self.eval_fraction} is not allowed: it must be in (0, 1)")
 

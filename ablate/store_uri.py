@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
+
+# MLflow's settings, before it is imported (tracking.py imports this module first); the user's own
+# environment wins. An unreachable tracking server fails in seconds, not after MLflow's minutes of
+# retries: 3 tries, 0 + 1-2 s apart, 10 s socket timeout each.
+for _key, _value in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}.items():
+    os.environ.setdefault(_key, _value)
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # a retry's warning each: a dead store says so once
 
 
 def resolve_uri(uri: str | None, launch_dir: Path) -> str:

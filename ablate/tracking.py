@@ -6,31 +6,22 @@ state), so in-process sweeps, joblib workers and SLURM jobs behave the same.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-# An unreachable tracking server fails in seconds, not after MLflow's minutes of retries (the
-# user's own settings win): 3 tries, 0 + 1-2 s apart, 10 s socket timeout each.
-for _key, _value in {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-}.items():
-    os.environ.setdefault(_key, _value)
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
 
-import mlflow  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from ablate.redaction import redact  # noqa: E402 - importing it also installs the log filter
-from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: E402, F401 - the store's address
-from ablate.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: E402, F401
-from ablate.tags import get as tag  # noqa: E402
+from ablate.launch_dir import unwritable
+from ablate.redaction import redact, short_reason  # importing it also installs the log filter
+from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: F401 - also MLflow's env defaults
+from ablate.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: F401
+from ablate.tags import get as tag
 
 # the MLflow 3 UI opens experiments of this kind on the training-runs table, not GenAI
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
@@ -73,19 +64,27 @@ def check_tracking(uri: str, timeout: float = 5.0) -> str | None:
                     pass
             finally:
                 engine.dispose()
+        elif scheme not in ("sqlite", "file", "databricks"):
+            return f"{shown}: unsupported store (allowed: a path, sqlite:///, http(s)://, postgresql://, mysql://)"
         elif scheme == "sqlite":
-            folder = Path(uri[len("sqlite:///") :]).parent
-            while not folder.exists() and folder != folder.parent:
-                folder = folder.parent
-            if not os.access(folder, os.W_OK):
-                return f"{shown}: cannot write in {folder}"
+            path = Path(uri[len("sqlite:///") :])
+            reason = unwritable(path.parent)
+            if reason:
+                return f"{shown}: {reason}"
+            if path.exists():  # garbage or a truncated file: say so before a run opens
+                import sqlite3
+
+                with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                    db.execute("select count(*) from sqlite_master").fetchone()
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        # urllib3's and libpq's long messages end in the part that matters ("Connection refused")
-        errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(timed out|Connection refused)", reason)
-        short = re.split(r" Is the server| \(Background on", reason)[0]
-        reason = (errno.group(1) or errno.group(2)) if errno else short
-        return f"cannot reach {shown}: {redact(reason)[:300].strip()}"
+        return f"cannot reach {shown}: {short_reason(exc)}"
+    return None
+
+
+def store_fault(exc: BaseException) -> str | None:
+    """One line when `exc` is the tracking store failing (unreachable, gone, corrupt), else None."""
+    if isinstance(exc, mlflow.exceptions.MlflowException) or type(exc).__module__.startswith("sqlalchemy"):
+        return f"the tracking store failed: {short_reason(exc)}"
     return None
 
 

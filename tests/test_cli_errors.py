@@ -1,33 +1,77 @@
-"""Bad input: one line naming the key and what is allowed, exit 2, nothing created."""
+"""Bad input: one line naming the key, the value and what is allowed, exit 2 in single and `-m`
+mode alike, and nothing written: the launch directory holds what it held before."""
 
 import pytest
 
 CASES = [
+    # types and choices
     (["model.skip=maybe"], "model.skip", "allowed: true, false"),
-    (["+foo=1"], "foo: unknown key", "trainer"),
     (["seed=abc"], "seed", "an integer"),
-    (["trainer.epochs=0"], "trainer.epochs=0", "> 0"),
-    (["trainer.lr=-1"], "trainer.lr=-1.0", "> 0"),
-    (["trainer.batch_size=0"], "trainer.batch_size", "> 0"),
-    (["eval.kmeans_seeds=0"], "eval.kmeans_seeds", "> 0"),
     (["trainer.device=gpu"], "trainer.device", "auto, cpu, cuda"),
-    (["model.foo=1"], "model.foo: unknown key", "skip, bottleneck"),
+    (["trainer.optimizer=lbfgs"], "trainer.optimizer", "adam, sgd"),
+    (["trainer.precision=fp8"], "trainer.precision=fp8", "auto, fp32, bf16"),
+    (["trainer.pack=0"], "trainer.pack=0", "auto, or an integer >= 1"),
     (["data=nope"], "data=nope: no such option", "mnist5k"),
     (["model=nope"], "model=nope: no such option", "mnist, stl"),
+    (["sweep=article_purty"], "sweep=article_purty: no such named sweep", "article_purity"),
+    # unknown keys, at any depth (a `+` opens the node to Hydra: the schema still says no)
+    (["+foo=1"], "foo: unknown key", "trainer"),
+    (["model.foo=1"], "model.foo: unknown key", "skip, bottleneck"),
+    (["+model.skp=1"], "model.skp: unknown key", "bottleneck_dim"),
+    (["+trainer.epoch=50"], "trainer.epoch: unknown key", "epochs"),
+    (["+eval.kmeans_seed=3"], "eval.kmeans_seed: unknown key", "kmeans_seeds"),
+    (["+tracking.uir=x"], "tracking.uir: unknown key", "uri"),
+    # ranges, nan and inf
+    (["trainer.epochs=0"], "trainer.epochs=0", "allowed: 1 to 100000"),
+    (["trainer.epochs=99999999999999999999"], "trainer.epochs=99999999999999999999", "1 to 100000"),
+    (["trainer.lr=-1"], "trainer.lr=-1.0", "finite number > 0"),
+    (["trainer.lr=nan"], "trainer.lr=nan", "finite number > 0"),
+    (["trainer.lr=inf"], "trainer.lr=inf", "finite number > 0"),
+    (["trainer.momentum=nan"], "trainer.momentum=nan", "allowed: 0 to 1"),
+    (["trainer.momentum=2"], "trainer.momentum=2.0", "allowed: 0 to 1"),
+    (["trainer.weight_decay=-inf"], "trainer.weight_decay=-inf", "allowed: 0 to inf"),
+    (["trainer.batch_size=0"], "trainer.batch_size", "allowed: 1 to"),
+    (["trainer.snapshots=0"], "trainer.snapshots=0", "allowed: 1 to"),
+    (["trainer.threads=0"], "trainer.threads=0", "allowed: 1 to"),
+    (["eval.kmeans_seeds=0"], "eval.kmeans_seeds", "allowed: 1 to 1000"),
+    (["eval.kmeans_seeds=100000"], "eval.kmeans_seeds=100000", "allowed: 1 to 1000"),
+    (["eval.n_init=0"], "eval.n_init=0", "allowed: 1 to 1000"),
+    (["seed=-1"], "seed=-1", "allowed: 0 <= seed"),
+    (["seed=99999999999"], "seed=99999999999", "allowed: 0 <= seed"),
+    (["replicates=0"], "replicates=0", "allowed: 1 to 10000"),
+    (["replicates=100000"], "replicates=100000", "allowed: 1 to 10000"),
+    (["data.limit=0"], "data.limit=0", "allowed: 1 to"),
+    (["data.eval_fraction=nan"], "data.eval_fraction=nan", "(0, 1)"),
+    (["model.bottleneck_dim=0"], "model.bottleneck_dim=0", "allowed: 1 to"),
+    (["model.channels=[4,0]"], "model.channels=[4, 0]", "a non-empty list of 1 to"),
     (["model.channels=[4,8,16]"], "data.image_size / model.channels", "multiple of 8"),
+    # an eval split too small to score k-means purity (it would read 1.0 whatever the latent)
+    (["data.limit=60"], "12 images for 10 classes", "at least 20"),
+    (["data.eval_fraction=0.001"], "5 images for 10 classes", "at least 20"),
+    # where it would write: outside the launch directory, a file where a folder must be, no store
+    (["tracking.experiment=../../x"], "tracking.experiment='../../x'", "no '..'"),
+    (["tracking.experiment=a/b"], "tracking.experiment='a/b'", "letters, digits"),
+    (["tracking.experiment="], "tracking.experiment=''", "letters, digits"),
+    (["tracking.uri=garbage://x"], "tracking.uri: garbage://x: unsupported store", "sqlite:///"),
+    (["tracking.uri=sqlite:///afile/m.db"], "afile is a file, not a folder", "tracking.uri"),
+    (["tracking.artifact_dir=afile"], "tracking.artifact_dir=afile", "is a file, not a folder"),
+    (["tracking.checkpoint_dir=afile/x"], "tracking.checkpoint_dir=afile/x", "is a file, not a folder"),
+    (["tracking.report_dir=afile"], "tracking.report_dir=afile", "is a file, not a folder"),
+    (["hydra.run.dir=afile/r", "hydra.sweep.dir=afile/s"], "dir=afile/", "is a file, not a folder"),
 ]
 
 
 @pytest.mark.parametrize("multirun", [False, True], ids=["run", "multirun"])
-@pytest.mark.parametrize("args,key,allowed", CASES, ids=[c[0][0] for c in CASES])
+@pytest.mark.parametrize("args,key,allowed", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_override_is_one_line(ablate_cli, launch_dir, args, key, allowed, multirun):
+    (launch_dir / "afile").write_text("a file where a folder must be\n")
     extra = ["-m", "model.bottleneck=true,false"] if multirun else []
     code, out, err = ablate_cli(*extra, *args)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("error: ") and key in lines[0] and allowed in lines[0]
-    assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()
+    assert lines[0].startswith("error: ") and key in lines[0] and allowed in lines[0], lines[0]
+    assert sorted(p.name for p in launch_dir.iterdir()) == ["afile"]  # nothing written
 
 
 def test_one_bad_cell_in_a_grid_stops_the_whole_sweep_before_it_starts(ablate_cli, launch_dir):

@@ -118,7 +118,7 @@ def test_a_diverging_replicate_is_masked_and_the_others_finish(ablate_cli, launc
     conf.mkdir(parents=True)
     (conf / "overflowing.yaml").write_text("_target_: helpers.models.Overflowing\n")
     code, out, err = ablate_cli("-m", "-cd", str(tmp_path / "conf"), "model=overflowing", *TINY, "replicates=3")
-    assert code == 1 and "1 of 3 jobs failed (see the report)" in err  # each replicate is a run of the sweep
+    assert code == 1 and "1 of 3 runs failed (see the report)" in err  # each replicate is a run of the sweep
     runs = {c.data.params["seed"]: c for c in _child_runs(launch_dir)}
     assert runs["0"].info.status == "FAILED" and "NonFiniteLoss" in runs["0"].data.tags["ablate.error"]
     for seed in ("1", "2"):

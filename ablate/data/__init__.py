@@ -4,6 +4,6 @@ A loader is named by `data._target_` (a dotted path to a function or class) and 
 own keyword arguments (ablate/components.py), so a new dataset is one module + one YAML file.
 """
 
-from ablate.data.base import ImageSet, cache_dir, split
+from ablate.data.base import ImageSet, cache_dir, eval_too_small, split
 
-__all__ = ["ImageSet", "cache_dir", "split"]
+__all__ = ["ImageSet", "cache_dir", "eval_too_small", "split"]

@@ -55,3 +55,21 @@ def split(data: ImageSet, eval_fraction: float, seed: int, limit: int | None = N
     n_eval = max(1, round(len(order) * eval_fraction))
     eval_idx, train_idx = np.sort(order[:n_eval]), np.sort(order[n_eval:])
     return data.subset(train_idx), data.subset(eval_idx)
+
+
+PER_CLASS = 2  # k-means into k clusters of fewer than 2k images puts nearly each alone: purity ~ 1.0
+
+
+def eval_too_small(train: ImageSet, eval_set: ImageSet) -> str | None:
+    """Why this labelled eval split is too small to score a latent space by k-means purity (one line
+    with the minimum), or None."""
+    if eval_set.labels is None:
+        return None
+    labels = eval_set.labels if train.labels is None else torch.cat([train.labels, eval_set.labels])
+    classes = int(labels.unique().numel())
+    if len(eval_set) >= PER_CLASS * classes:
+        return None
+    return (
+        f"data: the eval split has {len(eval_set)} images for {classes} classes; k-means purity needs at least "
+        f"{PER_CLASS * classes} (allowed: a larger data.limit or data.eval_fraction, or eval.latent=false)"
+    )

@@ -42,7 +42,7 @@ def serve(root: Path):
             assert proc.poll() is None, (root / "server.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "mlflow server did not start"
             time.sleep(0.3)
-        yield {"port": port, "root": root}
+        yield {"port": port, "root": root, "pid": proc.pid}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
