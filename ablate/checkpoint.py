@@ -7,6 +7,7 @@ Written to a temporary file and renamed, so a kill mid-write never leaves a torn
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,5 +75,17 @@ def write(path: Path, payload: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def load(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load(path: Path) -> dict[str, Any] | None:
+    """The checkpoint, or None when it cannot be read (truncated, corrupt, written by something
+    else): it is set aside (<checkpoint_dir>/corrupt/<fingerprint>-last.pt), named in one warning
+    line, and the job trains from scratch instead of failing on every rerun."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file
+        aside = path.parent.parent / "corrupt" / f"{path.parent.name}-{path.name}"  # beside the folders, kept
+        aside.parent.mkdir(exist_ok=True)
+        path.replace(aside)
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        print(f"warning: checkpoint {path} is unreadable ({reason}): set aside as {aside}; training from scratch",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return None

@@ -139,6 +139,8 @@ class PackedRun:
         if not (self.cell.conf.tracking.resume and Path(self.path).exists()):
             return 0
         state = checkpoint.load(self.path)
+        if state is None:  # unreadable: set aside, the pack trains from scratch
+            return 0
         self.stack.load(state)
         self.optimizer.load_state_dict(state["optimizer"])
         for g, s in zip(self.orders, state["orders"], strict=True):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ablate import components, figures, resume
+from ablate import claims, components, figures, resume
 from ablate.config import Config
 from ablate.console import KEY_METRICS, run_description
 from ablate.evaluate import cluster_quality
@@ -42,6 +42,7 @@ class Replicate:
         self.where, self.out_dir, self.name, self.tags = where, out_dir, name, tags
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
+        self.hold = None  # this process's claim on the replicate (ablate/claims.py)
         self.ended = self.reopened = False
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
 
@@ -89,8 +90,12 @@ class Replicate:
         fp = fingerprint(self.settings, code_version(), digest)
         checkpoints = self.where.launch_dir / self.conf.tracking.checkpoint_dir
         enabled = self.conf.tracking.resume
+        if enabled:  # one owner per replicate: the same sweep started twice trains it once (the other waits)
+            wait = lambda: print(f"{self.name}: another process trains it; waiting", flush=True)  # noqa: E731
+            self.hold = claims.claim(checkpoints / "claims" / f"{fp}.lock", wait)
         self.plan = resume.plan(self.tracker, self.exp_id, self.parent, fp, checkpoints, enabled, self.identity)
         if self.plan.action == "skip":  # the finished run is the result: nothing new in the store
+            claims.release(self.hold)
             self.run_id, self.ended = self.plan.source, True
             self._refer(self.tracker.run(self.run_id))
             for stale in resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity):
@@ -246,6 +251,7 @@ class Replicate:
         if not self.ended and self.run_id is not None:
             self.ended = True
             self.tracker.end(self.run_id, status)
+        claims.release(self.hold)  # after the run's end: a waiting process then finds it finished
 
 
 def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replicates: int) -> dict[str, Any]:

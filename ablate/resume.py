@@ -83,7 +83,8 @@ def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
     owner = folder / "run.json"
     if enabled and (folder / "last.pt").exists() and owner.exists():
         state = checkpoint.load(folder / "last.pt")
-        return Plan("resume", folder, source=json.loads(owner.read_text())["run_id"], state=state)
+        if state is not None:  # else: set aside, trains afresh
+            return Plan("resume", folder, source=json.loads(owner.read_text())["run_id"], state=state)
     return Plan("run", folder)
 
 

@@ -17,6 +17,7 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from ablate.claims import held
 from ablate.launch_dir import unwritable
 from ablate.redaction import redact, short_reason  # importing it also installs the log filter
 from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: F401 - also MLflow's env defaults
@@ -290,5 +291,8 @@ def _as_dict(run) -> dict[str, Any]:
 
 def open_experiment(uri: str | None, experiment: str, artifact_dir: str, launch_dir: Path) -> tuple[Tracker, str]:
     """The tracker and experiment id of a study, the store and experiment created if missing."""
-    tracker = Tracker(resolve_uri(uri, launch_dir))
-    return tracker, tracker.experiment(experiment, artifact_location(tracker.uri, artifact_dir, launch_dir, experiment))
+    uri = resolve_uri(uri, launch_dir)
+    local = uri.startswith("sqlite:///")  # two commands started together: one creates the tables
+    with held(Path(uri[len("sqlite:///") :] + ".lock")) if local else contextlib.nullcontext():
+        tracker = Tracker(uri)
+        return tracker, tracker.experiment(experiment, artifact_location(uri, artifact_dir, launch_dir, experiment))
