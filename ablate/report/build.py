@@ -5,7 +5,9 @@ bytes (no clock, no absolute paths, stable orders, fixed PNG metadata)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 from ablate.report import article, export, figures, markdown, tables
@@ -189,16 +191,25 @@ def render(study: Study, sections: list[Section], tracker: Tracker, out: Path, c
 
 
 def write_report(tracker: Tracker, parent_id: str, out: Path) -> Path:
-    """Build the report of a sweep from the tracking store alone; returns the markdown path."""
-    out.mkdir(parents=True, exist_ok=True)
-    study = collect(tracker, parent_id)
-    sections = analyze(study)
-    command = redact(study.parent["tags"].get("ablate.command", "?"))
-    text = render(study, sections, tracker, out, command)
-    search = best_params_section(study.children)
-    if search:  # an Optuna search: the values each arm's study found best
-        text += "\n" + "\n".join(search)
-    export.write(out, study, sections, command)
-    path = out / "report.md"
-    path.write_text(text)
-    return path
+    """Build the report of a sweep from the tracking store alone; returns the markdown path. It is
+    written into a hidden folder beside `out`, then moved into it file by file: an interrupted
+    report leaves no half-written folder (and the previous report stays until the new one is done)."""
+    work = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        study = collect(tracker, parent_id)
+        sections = analyze(study)
+        command = redact(study.parent["tags"].get("ablate.command", "?"))
+        text = render(study, sections, tracker, work, command)
+        search = best_params_section(study.children)
+        if search:  # an Optuna search: the values each arm's study found best
+            text += "\n" + "\n".join(search)
+        export.write(work, study, sections, command)
+        (work / "report.md").write_text(text)
+        for done in sorted(p for p in work.rglob("*") if p.is_file()):  # into `out`, its other files left alone
+            (out / done.relative_to(work)).parent.mkdir(parents=True, exist_ok=True)
+            done.replace(out / done.relative_to(work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out / "report.md"
