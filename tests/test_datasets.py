@@ -255,7 +255,7 @@ def test_data_yaml_composes_and_validates(option):
 
 BAD = [  # each dataset has its own keys (ablate/schemas.py): crops are the photos'
     ("stl10", "data.split=val", "data.split=val is not allowed (allowed: train+test, train, test, unlabeled)"),
-    ("photos", "data.crops=0", "data.crops=0 is not allowed: it must be > 0"),
+    ("photos", "data.crops=0", "data.crops=0 is not allowed: it must be a finite number > 0"),
     ("stl10", "data.split=unlabeled", "data.split=unlabeled needs data.labelled=false"),
 ]
 
