@@ -168,7 +168,8 @@ def check_keys(node: DictConfig, schema: type, prefix: str = "") -> None:
     fields = {f.name: f for f in dataclasses.fields(schema)}
     for key in node:
         if key not in fields:
-            raise ConfigError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(fields))})")
+            target = f" for {node['_target_']}" if "_target_" in node else ""  # a component: say which
+            raise ConfigError(f"{prefix}{key}: unknown key{target} (allowed: {', '.join(sorted(fields))})")
         child = node._get_node(key)
         typed = OmegaConf.get_type(child) if isinstance(child, DictConfig) else None
         if typed is not None and dataclasses.is_dataclass(typed):

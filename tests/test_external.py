@@ -77,8 +77,8 @@ def test_a_builtin_models_typo_names_its_schemas_keys(ablate_cli, launch_dir):
 @pytest.mark.parametrize(
     "args,expected",
     [
-        (["+model.skp=false"], "model.skp: unknown key for ablate.models.unet.UNet (allowed: _target_, channels"),
-        (["+data.foo=1"], "data.foo: unknown key for ablate.data.mnist5k.load (allowed: _target_, name, channels"),
+        (["+model.skp=false"], "model.skp: unknown key for ablate.models.unet.UNet (allowed: _target_, bottleneck, "),
+        (["+data.foo=1"], "data.foo: unknown key for ablate.data.mnist5k.load (allowed: _target_, channels"),
         (["model.channels=[4,8,16]"], "data.image_size / model.channels: input size (28, 28) cannot be halved 3"),
     ],
     ids=["added-model-key", "added-data-key", "size-misfit"],

@@ -169,7 +169,7 @@ def test_a_pruned_trial_is_killed_and_its_checkpoint_dropped(ablate_cli, launch_
         "hydra.sweeper.pruner={_target_:optuna.pruners.ThresholdPruner,upper:0.0,n_warmup_steps:2}",
         "tracking.experiment=pruned",
     )
-    assert code == 1 and "1 of 1 jobs failed" in err  # the arm has no finished trial
+    assert code == 1 and "1 of 1 runs failed" in err  # the arm has no finished trial
     ((_, study),) = _studies(launch_dir).items()
     (trial,) = study.trials
     assert trial.state == TrialState.PRUNED and sorted(trial.intermediate_values) == [1, 2]
