@@ -75,15 +75,17 @@ def _app(cfg: DictConfig):
     from hydra.core.hydra_config import HydraConfig
 
     from ablate.errors import one_line
-    from ablate.run import run
-    from ablate.tracking import store_fault
+    from ablate.run import record_failure, run
+    from ablate.tracking import redact, store_fault
 
     try:
         return run(cfg)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         line = store_fault(exc) or one_line(exc)
         if HydraConfig.get().mode.name == "MULTIRUN":
-            print(f"error: {' '.join(HydraConfig.get().overrides.task)}: {line}", file=sys.stderr, flush=True)
+            job = redact(" ".join(HydraConfig.get().overrides.task))
+            print(f"error: {job}: {line}", file=sys.stderr, flush=True)
+            record_failure(line)
             return {"status": "FAILED", "error": line, "metrics": {}, "replicates": []}
         print(f"error: {line}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -6,8 +6,10 @@ Written to a temporary file and renamed, so a kill mid-write never leaves a torn
 
 from __future__ import annotations
 
+import pickle
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +77,16 @@ def write(path: Path, payload: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def load(path: Path) -> dict[str, Any] | None:
+def load(path: Path, set_aside: bool = True) -> dict[str, Any] | None:
     """The checkpoint, or None when it cannot be read (truncated, corrupt, written by something
     else): it is set aside (<checkpoint_dir>/corrupt/<fingerprint>-last.pt), named in one warning
     line, and the job trains from scratch instead of failing on every rerun."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file
-        aside = path.parent.parent / "corrupt" / f"{path.parent.name}-{path.name}"  # beside the folders, kept
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # unreadable (an OSError is not)
+        if not set_aside:  # a dry run looks, never moves
+            return None
+        aside = path.parent.parent / "corrupt" / f"{path.parent.name}-{int(time.time())}-{path.name}"
         aside.parent.mkdir(exist_ok=True)
         path.replace(aside)
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+_WARNED: list[Path] = []
 
-def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO:
+
+def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO | None:
     """Hold `path`'s lock until `release` (or the process's end); if another process holds it,
     call `on_wait` once and wait for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,6 +29,13 @@ def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO:
         if on_wait is not None:
             on_wait()
         fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError as exc:  # a file system without flock (NFS nolock, Lustre noflock): go on unclaimed
+        handle.close()
+        if not _WARNED:
+            _WARNED.append(path.parent)
+            print(f"warning: {path.parent}: no file locks here ({exc.strerror}); concurrent copies of a "
+                  "sweep may train a replicate twice", file=sys.stderr, flush=True)  # fmt: skip
+        return None
     return handle
 
 

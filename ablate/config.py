@@ -117,10 +117,11 @@ class TrackingConfig:
 
     def __post_init__(self) -> None:
         # the name is also a folder (artifacts, reports): it must stay inside the launch directory
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}", self.experiment) or ".." in self.experiment:
+        name = self.experiment
+        if not name.strip() or name.startswith(".") or re.search(r"[/\\\x00-\x1f]", name) or len(name) > 200:
             raise ConfigError(
-                f"tracking.experiment={self.experiment!r} is not allowed (allowed: 1-100 letters, digits, "
-                "'_', '-', '.' or spaces, starting with a letter or digit, no '..')"
+                f"tracking.experiment={name!r} is not allowed (allowed: a name of 1-200 characters, "
+                "not starting with '.', without '/', '\\' or control characters: it is also a folder name)"
             )
 
 

@@ -51,9 +51,9 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
     for seed in conf.seeds():
         fp = fingerprint({**settings, "seed": seed}, code_version(), data)
         if found:
-            plans.append(resume.plan(tracker, found, None, fp, checkpoints, conf.tracking.resume))
+            plans.append(resume.plan(tracker, found, None, fp, checkpoints, conf.tracking.resume, look_only=True))
         else:
-            plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume))
+            plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True))
     return plans
 
 

@@ -126,8 +126,8 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     _search_flags(overrides, multirun)
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         composer = Composer()
-        _named_sweeps(overrides, composer)
         try:
+            _named_sweeps(overrides, composer)
             for job in expand(overrides, multirun):
                 try:
                     jobs.append(JobSpec(job, check_job(job, composer)))
@@ -202,7 +202,11 @@ def _named_sweeps(overrides: list[str], composer: Composer) -> None:
     for override in composer.parser.parse_overrides(overrides):
         if override.key_or_group != "sweep" or override.is_delete():
             continue
+        if type(override.value()).__name__ == "Glob":
+            continue  # glob(*): Hydra expands it from what exists
         for name in override.sweep_string_iterator() if override.is_sweep_override() else [override.value()]:
+            if name is None or name == "null":
+                continue  # no named sweep
             if name in BROKEN_SWEEPS:
                 raise ConfigError(BROKEN_SWEEPS[name])
             if name not in known:

@@ -236,7 +236,7 @@ class Replicate:
             self.open()  # the job failed before its replicates' runs were opened: open them to say why
             self.end("KILLED" if interrupted else "FAILED")  # close first: logging may be what failed
         except Exception:  # noqa: BLE001 - the store may be what failed
-            pass
+            claims.release(self.hold)  # the claim never outlives the attempt
         result["run_id"] = self.run_id
         try:
             self.tracker.set_tags(self.run_id, {"ablate.error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
@@ -248,10 +248,12 @@ class Replicate:
         return result
 
     def end(self, status: str) -> None:
-        if not self.ended and self.run_id is not None:
-            self.ended = True
-            self.tracker.end(self.run_id, status)
-        claims.release(self.hold)  # after the run's end: a waiting process then finds it finished
+        try:
+            if not self.ended and self.run_id is not None:
+                self.ended = True
+                self.tracker.end(self.run_id, status)
+        finally:
+            claims.release(self.hold)  # after the run's end: a waiting process then finds it finished
 
 
 def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replicates: int) -> dict[str, Any]:

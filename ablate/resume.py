@@ -43,7 +43,7 @@ class Plan:
 
 
 def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: str, checkpoints: Path,
-         enabled: bool, identity: dict[str, str] | None = None) -> Plan:  # fmt: skip
+         enabled: bool, identity: dict[str, str] | None = None, look_only: bool = False) -> Plan:  # fmt: skip
     """`parent`: the sweep's parent run (None for a single run); `identity`: the tags that name
     the replicate within its sweep (its overrides and seed)."""
     folder = checkpoints / fingerprint
@@ -55,7 +55,7 @@ def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: 
         mine = [r for r in finished if r["tags"].get(PARENT_TAG) == parent]  # this sweep's own, if any
         found = (mine or finished)[0]
         return Plan("skip", folder, source=tag(found["tags"], REUSED, found["run_id"]))
-    offline = plan_offline(fingerprint, checkpoints, enabled)
+    offline = plan_offline(fingerprint, checkpoints, enabled, look_only)
     if offline.action == "resume":
         owner = tracker.find_run(offline.source)
         usable = owner is not None and owner["experiment_id"] == experiment_id and owner["status"] != "RUNNING"
@@ -77,12 +77,12 @@ def stale_runs(tracker: Tracker, experiment_id: str, parent: str | None, identit
     return [r for r in runs if r["status"] not in ("FINISHED", "RUNNING") and tag(r["tags"], SUPERSEDED) is None]
 
 
-def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool) -> Plan:
+def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool, look_only: bool = False) -> Plan:
     """The plan from the checkpoint folder alone (also when there is no tracking store yet)."""
     folder = checkpoints / fingerprint
     owner = folder / "run.json"
     if enabled and (folder / "last.pt").exists() and owner.exists():
-        state = checkpoint.load(folder / "last.pt")
+        state = checkpoint.load(folder / "last.pt", set_aside=not look_only)
         if state is not None:  # else: set aside, trains afresh
             return Plan("resume", folder, source=json.loads(owner.read_text())["run_id"], state=state)
     return Plan("run", folder)

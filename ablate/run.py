@@ -10,6 +10,7 @@ inside a sweep: each run ends with the status it earned and the sweep goes on.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -49,10 +50,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         results = _train(conf, replicates, hook, common[2])
     except BaseException as exc:  # noqa: BLE001 - interrupted (or failed outside a sweep): no run left RUNNING
         for replicate in replicates:
-            replicate.end("KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED")
+            with contextlib.suppress(Exception):  # the store may be what failed: close every one we can
+                replicate.end("KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED")
         raise
     print(console.job_end(arm, replicates, results, time.perf_counter() - tic), flush=True)
     return console.summary(results, arm, where.multirun, tracker.uri)
+
+
+def record_failure(line: str) -> None:
+    """A sweep's job that failed outside its replicates (before their runs existed): one FAILED run
+    under the sweep's parent says why, so the sweep counts it, exits 1 and its report shows it."""
+    if not os.environ.get(ENV_PARENT):
+        return
+    with contextlib.suppress(Exception):  # the store may be what failed: the sweep's end says so
+        tracker, where = Tracker(os.environ[ENV_URI]), hydra_job()
+        tags = {"ablate.error": line[:500], "ablate.overrides": json.dumps(where.overrides)}
+        name = redact(" ".join(where.overrides)) or "job"
+        tracker.end(tracker.start(os.environ[ENV_EXPERIMENT], name, os.environ[ENV_PARENT], tags=tags), "FAILED")
 
 
 def _open_tracking(conf: Config, where: Where) -> tuple[Tracker, str, str | None]:

@@ -24,8 +24,7 @@ from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # 
 from ablate.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: F401
 from ablate.tags import get as tag
 
-# the MLflow 3 UI opens experiments of this kind on the training-runs table, not GenAI
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI: training runs, not GenAI
 PARENT_TAG = "mlflow.parentRunId"
 
 # how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
@@ -192,13 +191,16 @@ class Tracker:
         params: dict[str, str] | None = None,
         status: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The experiment's runs with these tag and param values (and status), oldest first."""
+        """The experiment's runs with these tags, params (and status), oldest first (tags also by legacy names)."""
         quote = lambda v: f'"{v}"' if "'" in str(v) else f"'{v}'"  # noqa: E731 - MLflow has no escapes
-        terms = [f"tags.`{k}` = {quote(v)}" for k, v in (tags or {}).items()]
-        terms += [f"params.`{k}` = {quote(v)}" for k, v in (params or {}).items()]
-        terms += [f"attributes.status = '{status}'"] if status else []
-        runs = self.client.search_runs([experiment_id], filter_string=" and ".join(terms), max_results=10000)
-        return sorted((_as_dict(r) for r in runs), key=lambda r: (r["start_time"], r["run_id"]))
+        found = {}
+        for names in {tuple(tags or {}), tuple(legacy(k) for k in tags or {})}:
+            terms = [f"tags.`{n}` = {quote(v)}" for n, v in zip(names, (tags or {}).values(), strict=True)]
+            terms += [f"params.`{k}` = {quote(v)}" for k, v in (params or {}).items()]
+            terms += [f"attributes.status = '{status}'"] if status else []
+            runs = self.client.search_runs([experiment_id], filter_string=" and ".join(terms), max_results=10000)
+            found.update({r.info.run_id: _as_dict(r) for r in runs})
+        return sorted(found.values(), key=lambda r: (r["start_time"], r["run_id"]))
 
     def children(self, experiment_id: str, parent_id: str) -> list[dict[str, Any]]:
         return self.search(experiment_id, tags={PARENT_TAG: parent_id})

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,12 +44,21 @@ def sweep(env: dict[str, str], count: int) -> list[float]:
             cmd = [sys.executable, "-m", "ablate", *SWEEP]
             procs.append((time.perf_counter(), subprocess.Popen(cmd, cwd=d, env={**clean, **env},
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))  # fmt: skip
-        seconds = []
-        for start, proc in procs:
+        seconds = [0.0] * count
+
+        def wait(i: int, start: float, proc: subprocess.Popen) -> None:  # each its own end time
             _, err = proc.communicate()
+            seconds[i] = time.perf_counter() - start if proc.returncode == 0 else math.nan
             if proc.returncode != 0:
-                raise SystemExit(f"a sweep failed: {err[-500:]}")
-            seconds.append(time.perf_counter() - start)
+                print(f"a sweep failed: {err[-500:]}", file=sys.stderr)
+
+        threads = [threading.Thread(target=wait, args=(i, *p)) for i, p in enumerate(procs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if any(math.isnan(s) for s in seconds):
+            raise SystemExit("a sweep failed")
     return seconds
 
 

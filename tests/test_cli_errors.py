@@ -49,9 +49,9 @@ CASES = [
     (["data.limit=60"], "12 images for 10 classes", "at least 20"),
     (["data.eval_fraction=0.001"], "5 images for 10 classes", "at least 20"),
     # where it would write: outside the launch directory, a file where a folder must be, no store
-    (["tracking.experiment=../../x"], "tracking.experiment='../../x'", "no '..'"),
-    (["tracking.experiment=a/b"], "tracking.experiment='a/b'", "letters, digits"),
-    (["tracking.experiment="], "tracking.experiment=''", "letters, digits"),
+    (["tracking.experiment=../../x"], "tracking.experiment='../../x'", "without '/'"),
+    (["tracking.experiment=a/b"], "tracking.experiment='a/b'", "it is also a folder name"),
+    (["tracking.experiment="], "tracking.experiment=''", "1-200 characters"),
     (["tracking.uri=garbage://x"], "tracking.uri: garbage://x: unsupported store", "sqlite:///"),
     (["tracking.uri=sqlite:///afile/m.db"], "afile is a file, not a folder", "tracking.uri"),
     (["tracking.artifact_dir=afile"], "tracking.artifact_dir=afile", "is a file, not a folder"),
