@@ -19,7 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.console import KEY_METRICS, sweep_description, sweep_table
+from ablate.console import arm_factors, key_metrics, sweep_description, sweep_table
 from ablate.fingerprint import code_version, neutral
 from ablate.parallel import forward_env
 from ablate.redaction import redact_files
@@ -177,10 +177,8 @@ class AblateCallback(Callback):
         """The sweep's shared view in the UI (its runs, factors and key metrics first, charts of
         them), keyed by its parent run, and the links that open it."""
         ids = [c["run_id"] for c in children]
-        done = [c["metrics"] for c in children if c["status"] == "FINISHED"]
-        metrics = [k for k in KEY_METRICS if any(k in m for m in done)]
-        params = [f.lstrip("+~") for f in factors if f.lstrip("+~") != "seed"]
-        self.tracker.share_view(self.experiment, self.parent, view_state(ids, self.parent, params, metrics))
+        state = view_state(ids, self.parent, arm_factors(factors), key_metrics(children))
+        self.tracker.share_view(self.experiment, self.parent, state)
         return ui_links(self.tracker.uri, self.experiment, ids, self.parent)
 
 

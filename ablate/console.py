@@ -99,17 +99,27 @@ def _aligned(rows: list[list]) -> list[str]:
 KEY_METRICS = ("purity_mean", "final_eval_loss", "psnr", "miou")
 
 
+def arm_factors(factors: list[str]) -> list[str]:
+    """A sweep's swept keys that make its arms (`+`/`~` stripped; seeds are replicates, not arms)."""
+    return [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
+
+
+def key_metrics(runs: list[dict[str, Any]]) -> list[str]:
+    """The KEY_METRICS that some finished run has, headline first."""
+    done = [r["metrics"] for r in runs if r["status"] == "FINISHED"]
+    return [k for k in KEY_METRICS if any(k in m for m in done)]
+
+
 def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
     """The sweep's arms, one line each: runs finished of all, and each key metric's mean ± std
     over the arm's training seeds (the report has the intervals and tests)."""
     arms: dict[str, list[dict[str, Any]]] = {}
-    factors = [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
+    factors = arm_factors(factors)
     for run in runs:
         params = run["params"]  # a group factor (data=mnist) is its option's name
         values = [f"{k.split('.')[-1]}={params.get(k, params.get(f'{k}.name', '?'))}" for k in factors]
         arms.setdefault(" ".join(values) or run["name"].split(" seed=")[0], []).append(run)
-    done = [r["metrics"] for group in arms.values() for r in group if r["status"] == "FINISHED"]
-    keys = [k for k in KEY_METRICS if any(k in m for m in done)]
+    keys = key_metrics(runs)
     header = ["arm", "finished", *keys]
     rows = []
     for label, group in sorted(arms.items()):

@@ -32,10 +32,10 @@ def unwritable(path: Path) -> str | None:
     return None
 
 
-def check_folders(folders: dict[str, str], launch_dir: Path) -> str | None:
-    """The first of {key: folder} (relative: to the launch directory) that cannot be written,
+def check_folders(folders: list[tuple[str, str]], launch_dir: Path) -> str | None:
+    """The first of [(key, folder)] (relative: to the launch directory) that cannot be written,
     as one line, or None."""
-    for key, folder in folders.items():
+    for key, folder in folders:
         reason = unwritable((launch_dir / folder).resolve())
         if reason:
             return f"{key}={folder}: {reason}"

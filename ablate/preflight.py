@@ -160,16 +160,15 @@ def check_outputs(jobs: list[JobSpec], multirun: bool, launch_dir: Path) -> None
     artifacts and sqlite file) can be written: one line naming the key, before anything runs."""
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         hydra = compose(CONFIG_NAME, overrides=jobs[0].overrides, return_hydra_config=True).hydra
-    folders = {"hydra.sweep.dir" if multirun else "hydra.run.dir": hydra.sweep.dir if multirun else hydra.run.dir}
+    folders = [("hydra.sweep.dir", hydra.sweep.dir) if multirun else ("hydra.run.dir", hydra.run.dir)]
     for job in jobs:
         t = job.cfg.tracking
-        folders |= {"tracking.checkpoint_dir": t.checkpoint_dir, "tracking.report_dir": t.report_dir}
-        uri = resolve_uri(t.uri, launch_dir)
-        if uri.startswith("sqlite:///"):  # the sqlite file's folder: check_tracking
-            folders |= {"tracking.artifact_dir": t.artifact_dir}
-        reason = check_folders(folders, launch_dir)
-        if reason:
-            raise ConfigError(reason)
+        folders += [("tracking.checkpoint_dir", t.checkpoint_dir), ("tracking.report_dir", t.report_dir)]
+        if resolve_uri(t.uri, launch_dir).startswith("sqlite:///"):  # the sqlite file's folder: check_tracking
+            folders.append(("tracking.artifact_dir", t.artifact_dir))
+    reason = check_folders(list(dict.fromkeys(folders)), launch_dir)  # each (key, folder) probed once
+    if reason:
+        raise ConfigError(reason)
 
 
 def check_eval_sizes(jobs: list[JobSpec]) -> None:

@@ -163,7 +163,7 @@ class Replicate:
         )  # fmt: skip
 
     def finalize(self, model, task, eval_set, device: torch.device, history, seconds: float) -> dict[str, float]:
-        conf, out_dir = self.conf, self.out_dir
+        conf, out_dir, counts = self.conf, self.out_dir, count_parameters(model)
         metrics = {
             "train_seconds": seconds,
             # the training and eval-loss passes alone (train_seconds less per-epoch logging, snapshots, checkpoints)
@@ -171,8 +171,8 @@ class Replicate:
             # the report's cost: one epoch of the loop per replicate, in CPU process time on a CPU (what
             # other jobs on the machine do not inflate), in wall time on a GPU (the CPU mostly waits there)
             "epoch_cost_s": float(np.mean(history.epoch_cpu if device.type == "cpu" else history.epoch_seconds)),
-            "n_params": count_parameters(model)["trainable"],
-            "n_params_keras": count_parameters(model)["keras_total"],
+            "n_params": counts["trainable"],
+            "n_params_keras": counts["keras_total"],
             "final_train_loss": history.train_loss[-1],
             "final_eval_loss": history.eval_loss[-1],
         }
