@@ -74,7 +74,7 @@ def check_tracking(uri: str, timeout: float = 5.0) -> str | None:
             if path.exists():  # garbage or a truncated file: say so before a run opens
                 import sqlite3
 
-                with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
                     db.execute("select count(*) from sqlite_master").fetchone()
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         return f"cannot reach {shown}: {short_reason(exc)}"
