@@ -25,9 +25,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 
 def render(url: str, screenshot=None) -> str:
-    """The page's text after its scripts ran (30 s of virtual time); optionally a PNG of it."""
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=30000",
-             "--window-size=1600,1200"]  # fmt: skip
+    """The page's text after its scripts ran (90 s of virtual time: the chart view draws its plots
+    lazily, and on a loaded machine 30 s was sometimes too few); optionally a PNG of it."""
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=90000",
+             "--run-all-compositor-stages-before-draw", "--window-size=1900,1400"]  # fmt: skip
     if screenshot is not None:
         subprocess.run([*flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=180, check=True)
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180, check=True).stdout
