@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import traceback
 
 import hydra
 from omegaconf import DictConfig
@@ -85,7 +86,7 @@ def _app(cfg: DictConfig):
         if HydraConfig.get().mode.name == "MULTIRUN":
             job = redact(" ".join(HydraConfig.get().overrides.task))
             print(f"error: {job}: {line}", file=sys.stderr, flush=True)
-            record_failure(line)
+            record_failure(line, traceback.format_exc())
             return {"status": "FAILED", "error": line, "metrics": {}, "replicates": []}
         print(f"error: {line}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -170,7 +170,8 @@ class AblateCallback(Callback):
         print(f"mlflow: this sweep's charts: {links['charts']}", flush=True)
         print(f"report: {path}", flush=True)
         if failed:
-            print(f"{len(failed)} of {len(children)} runs failed (see the report)", file=sys.stderr)
+            names = "; ".join(f"{redact(c['name'])} {c['status']}" for c in failed)
+            print(f"{len(failed)} of {len(children)} runs failed (see the report): {names}", file=sys.stderr)
             sys.exit(1)
 
     def _views(self, children: list[dict], factors: list[str]) -> dict[str, str]:

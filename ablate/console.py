@@ -40,7 +40,6 @@ def job_end(arm: str, replicates: list, results: list[dict[str, Any]], seconds: 
     groups: dict[str, list[str]] = {}
     reused: list[str] = []
     for rep, res in zip(replicates, results, strict=True):
-        action = getattr(rep.plan, "action", "run")
         if res["status"] == "SKIPPED":
             groups.setdefault("skipped", []).append(str(rep.seed))
             reused.append(res["run_id"])
@@ -49,8 +48,8 @@ def job_end(arm: str, replicates: list, results: list[dict[str, Any]], seconds: 
             groups.setdefault(f"failed: {reason}", []).append(str(rep.seed))
         elif res["status"] == "PRUNED":
             groups.setdefault(f"pruned at epoch {res.get('epoch')}", []).append(str(rep.seed))
-        elif action == "resume":
-            groups.setdefault(f"resumed from epoch {rep.plan.state['epoch']}", []).append(str(rep.seed))
+        elif getattr(rep, "resumed_epoch", None) is not None:  # its own checkpoint, or its pack's
+            groups.setdefault(f"resumed from epoch {rep.resumed_epoch}", []).append(str(rep.seed))
         else:
             groups.setdefault("trained", []).append(str(rep.seed))
     parts = [f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)} {what}" for what, seeds in groups.items()]

@@ -152,6 +152,7 @@ class PackedRun:
             if state["runs"][r] != rep.run_id:  # the pack was another sweep's: its runs' epochs come along
                 resume.copy_results(rep.tracker, state["runs"][r], rep.run_id, max_step=epoch, folders=("progress",))
                 rep.tracker.set_tags(rep.run_id, {"ablate.resumed_from": state["runs"][r]})
+            rep.resumed_epoch = epoch
             rep.tracker.set_tags(rep.run_id, {"ablate.resumed_epoch": epoch})
             rep.epochs.update({e + 1: {"eval_loss": v} for e, v in enumerate(self.histories[r].eval_loss)})
             if state["masked"][r]:

@@ -243,11 +243,17 @@ def _search_flags(overrides: list[str], multirun: bool) -> None:
 
 
 def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) -> None:
-    """A sweeper that checks its own settings: the comma lists were expanded into jobs above, like
-    any grid's; here the sweeper's class (its `_target_`) gets `preflight(sweeper node, group
+    """A launcher or sweeper that checks its own settings. The launcher's class (its `_target_`)
+    gets `preflight(launcher node)`. The comma lists were expanded into jobs above, like any
+    grid's; here the sweeper's class (its `_target_`) gets `preflight(sweeper node, group
     choices, overrides, tracking URI, launch dir, problem)` and raises ValueError, one line."""
     job = next((j for j in jobs if not j.reason), jobs[0])
     hydra = compose(CONFIG_NAME, overrides=job.overrides, return_hydra_config=True).hydra
+    launcher = hydra.launcher.get("_target_")  # a launcher that checks its settings: preflight(node)
+    try:
+        getattr(_locate(str(launcher)), "preflight", lambda node: None)(hydra.launcher)
+    except ValueError as exc:
+        raise ConfigError(" ".join(str(exc).split())) from None
     target = hydra.sweeper.get("_target_")
     check = getattr(_locate(str(target)), "preflight", None) if target else None
     if check is None:

@@ -27,6 +27,7 @@ from ablate.evaluate import cluster_quality
 from ablate.fingerprint import code_version, data_hash, fingerprint
 from ablate.hooks import Pruned
 from ablate.job_env import Where
+from ablate.lost import job_log_tag
 from ablate.models import count_parameters
 from ablate.tags import DATA_SPEC, HEARTBEAT
 from ablate.tracking import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
@@ -44,6 +45,7 @@ class Replicate:
         self.plan: resume.Plan | None = None
         self.hold = None  # this process's claim on the replicate (ablate/claims.py)
         self.ended = self.reopened = False
+        self.resumed_epoch: int | None = None  # the checkpoint's epoch it went on from (its own, or its pack's)
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
 
     # -- stages -----------------------------------------------------------------------------------
@@ -107,7 +109,8 @@ class Replicate:
             spec = json.loads(self.tags[DATA_SPEC])
             self.tracker.log_dataset(self.run_id, spec, digest, {"train": len(train_set), "eval": len(eval_set)})
         if self.plan.action == "resume":
-            self.tracker.set_tags(self.run_id, {"ablate.resumed_epoch": self.plan.state["epoch"]})
+            self.resumed_epoch = int(self.plan.state["epoch"])
+            self.tracker.set_tags(self.run_id, {"ablate.resumed_epoch": self.resumed_epoch})
         resume.claim(self.plan, self.run_id)
         return self.plan.action
 
@@ -247,11 +250,14 @@ class Replicate:
             raise exc
         return result
 
-    def end(self, status: str) -> None:
+    def end(self, status: str, reason: str | None = None) -> None:
+        """Close the run (once); `reason`: why it did not finish, as its ablate.error tag."""
         try:
             if not self.ended and self.run_id is not None:
                 self.ended = True
                 self.tracker.end(self.run_id, status)
+                if reason:  # after the end: logging may be what failed
+                    self.tracker.set_tags(self.run_id, {"ablate.error": reason.splitlines()[0][:500]})
         finally:
             claims.release(self.hold)  # after the run's end: a waiting process then finds it finished
 
@@ -263,6 +269,7 @@ def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replic
         "ablate.replicate": f"{index + 1}/{replicates}",
         "ablate.overrides": json.dumps(where.overrides),
         "ablate.code": code_version(),
+        **job_log_tag(),  # a cluster job's log file, named by a report when the run does not finish
         DATA_SPEC: json.dumps(data),
         IDENTITY: hashlib.sha256(json.dumps([where.overrides, seed]).encode()).hexdigest()[:20],
     }

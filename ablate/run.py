@@ -27,6 +27,7 @@ from ablate.data import eval_too_small
 from ablate.fingerprint import neutral
 from ablate.hooks import epoch_hook
 from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
+from ablate.lost import job_log_tag
 from ablate.parallel import assign_resources
 from ablate.replicate import Replicate, start_tags
 from ablate.resume import mark_orphans
@@ -49,24 +50,29 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     try:
         results = _train(conf, replicates, hook, common[2])
     except BaseException as exc:  # noqa: BLE001 - interrupted (or failed outside a sweep): no run left RUNNING
+        status = "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
         for replicate in replicates:
             with contextlib.suppress(Exception):  # the store may be what failed: close every one we can
-                replicate.end("KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED")
+                replicate.end(status, reason=f"{type(exc).__name__}: {exc}")
         raise
     print(console.job_end(arm, replicates, results, time.perf_counter() - tic), flush=True)
     return console.summary(results, arm, where.multirun, tracker.uri)
 
 
-def record_failure(line: str) -> None:
+def record_failure(line: str, detail: str | None = None) -> None:
     """A sweep's job that failed outside its replicates (before their runs existed): one FAILED run
-    under the sweep's parent says why, so the sweep counts it, exits 1 and its report shows it."""
+    under the sweep's parent says why (`detail`: the traceback, kept as an artifact), so the sweep
+    counts it, exits 1 and its report shows it."""
     if not os.environ.get(ENV_PARENT):
         return
     with contextlib.suppress(Exception):  # the store may be what failed: the sweep's end says so
         tracker, where = Tracker(os.environ[ENV_URI]), hydra_job()
-        tags = {"ablate.error": line[:500], "ablate.overrides": json.dumps(where.overrides)}
+        tags = {"ablate.error": line[:500], "ablate.overrides": json.dumps(where.overrides), **job_log_tag()}
         name = redact(" ".join(where.overrides)) or "job"
-        tracker.end(tracker.start(os.environ[ENV_EXPERIMENT], name, os.environ[ENV_PARENT], tags=tags), "FAILED")
+        run_id = tracker.start(os.environ[ENV_EXPERIMENT], name, os.environ[ENV_PARENT], tags=tags)
+        if detail:
+            tracker.log_text(run_id, detail, "error/traceback.txt")
+        tracker.end(run_id, "FAILED")
 
 
 def _open_tracking(conf: Config, where: Where) -> tuple[Tracker, str, str | None]:

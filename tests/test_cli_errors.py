@@ -1,6 +1,9 @@
 """Bad input: one line naming the key, the value and what is allowed, exit 2 in single and `-m`
 mode alike, and nothing written: the launch directory holds what it held before."""
 
+import os
+import sys
+
 import pytest
 
 CASES = [
@@ -78,3 +81,16 @@ def test_one_bad_cell_in_a_grid_stops_the_whole_sweep_before_it_starts(ablate_cl
     code, _, err = ablate_cli("-m", "trainer.epochs=1,0", "model.skip=true,false")
     assert code == 2 and "trainer.epochs=0" in err
     assert not (launch_dir / "mlflow.db").exists()
+
+
+def test_slurm_settings_that_would_fail_every_job_are_one_line(ablate_cli, launch_dir, monkeypatch):
+    code, out, err = ablate_cli("-m", "hydra/launcher=slurm", "hydra.launcher.timeout_min=1", "model.skip=true,false")
+    assert code == 2 and err.startswith("error: hydra.launcher.signal_delay_s=120 with timeout_min=1: allowed: ")
+    assert "timeout_min >= 4" in err, err
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))  # a machine without Slurm's commands
+    code, out, err = ablate_cli("-m", "hydra/launcher=slurm", "model.skip=true,false")
+    assert (
+        code == 2
+        and err == "error: hydra/launcher=slurm: no `sbatch` on this machine (submit from a Slurm login node)\n"
+    )
+    assert list(launch_dir.iterdir()) == []  # nothing submitted, nothing written

@@ -148,7 +148,8 @@ def test_an_interrupted_pack_resumes_to_the_uninterrupted_packs_numbers(ablate_c
     assert code == 130 and "interrupted" in err
     assert len(list((broken / "checkpoints").glob("pack-*/last.pt"))) == 1  # the pack at epoch 2, one file
     monkeypatch.delenv("ABLATE_EPOCH_HOOK")
-    assert ablate_cli(*args)[0] == 0
+    code, out, err = ablate_cli(*args)
+    assert code == 0 and "seeds 0, 1 resumed from epoch 2 (" in out, err  # the job's end line says so
     assert not list((broken / "checkpoints").glob("pack-*"))
 
     def finished(folder):

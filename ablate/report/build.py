@@ -133,7 +133,8 @@ def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]
     ]
     failed = s.rows[s.rows["status"] != "FINISHED"]
     for _, r in failed.iterrows():
-        lines.append(f"- {r['status']}: `{r['name']}` ({r['run_id'][:8]}) {r['error']}".rstrip())
+        log = f" (log: `{r['log']}`)" if isinstance(r.get("log"), str) and r["log"] else ""
+        lines.append(f"- {r['status']}: `{r['name']}` ({r['run_id'][:8]}) {r['error']}".rstrip() + log)
     lines += [""] if len(failed) else []
     if s.effects and any(e.test.tested for e in s.effects):  # at n < 2 there is nothing to test
         lines += [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ablate.curves import PER_EPOCH
-from ablate.tags import DATA_SPEC
+from ablate.tags import DATA_SPEC, JOB_LOG
 from ablate.tags import get as tag
 from ablate.tracking import Tracker
 
@@ -118,6 +118,8 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
             "status": child["status"],
             "error": child["tags"].get("ablate.error", ""),
         }
+        if child["tags"].get(JOB_LOG) and child["status"] != "FINISHED":  # a cluster job's log, where it failed
+            row["log"] = child["tags"][JOB_LOG]
         for column in keys:
             row[column] = _value(child, column)
             guessed[column].append(column not in child["params"])
@@ -132,7 +134,8 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
         rows.append(row)
     for column in keys:
         _fill(rows, column, guessed[column])
-    base = ["run_id", "name", "status", "error", *factors, REPLICATE, *GROUPS]
+    logs = ["log"] if any("log" in r for r in rows) else []
+    base = ["run_id", "name", "status", "error", *logs, *factors, REPLICATE, *GROUPS]
     runs = pd.DataFrame(rows, columns=base + sorted({k for r in rows for k in r} - set(base)))
     order = [*GROUPS, *factors, REPLICATE, "run_id"]
     runs = runs.sort_values(order, key=lambda s: s.map(natural), kind="stable").reset_index(drop=True)
