@@ -1,10 +1,14 @@
-"""On a CUDA device: a real run trains and evaluates there, and the torch k-means clusters as on the CPU.
+"""On a CUDA device: a real run trains and evaluates there (bf16 autocast, fused Adam, one host
+sync per epoch, resume bit-identical under deterministic algorithms, replicates packed), and the
+torch k-means clusters as on the CPU.
 
-Select with -m gpu; without CUDA the whole module is skipped."""
+Select with -m gpu; without CUDA the whole module is skipped. benchmarks/gpu.py runs it first."""
 
 from __future__ import annotations
 
 import math
+import os
+import warnings
 
 import numpy as np
 import pytest
@@ -13,8 +17,17 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_blobs
 
+from ablate import checkpoint
+from ablate.data import split
+from ablate.data.mnist5k import load
 from ablate.evaluate import purity
 from ablate.evaluate.kmeans_torch import kmeans_labels_batched
+from ablate.models.unet import UNet
+from ablate.tasks.autoencode import Autoencode
+from ablate.train import _train_epoch, autocast, make_optimizer, on_device, resolve_precision, seed_everything, train
+
+# cuBLAS computes deterministically only with a fixed workspace, read when CUDA starts: set on import
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 pytestmark = [
     pytest.mark.gpu,
@@ -47,3 +60,83 @@ def test_kmeans_on_cuda_matches_the_cpu():
     gpu_purity = [purity(y, row) for row in gpu_labels.cpu().numpy()]
     assert gpu_purity == cpu_purity
     assert np.mean(gpu_purity) > 0.9  # well-separated blobs: the clustering itself is sane
+
+
+def _tiny_set(device_limit: int = 160):
+    return split(load(), 0.25, 0, limit=device_limit)
+
+
+def _train(tiny, device, epochs, path=None, resume=None, precision="fp32"):
+    seed_everything(0)
+    model = UNet(1, 1, (4, 8), 16, skip=True, bottleneck=True, bottleneck_dim=16, input_size=(28, 28))
+    opt = make_optimizer(model.to(device), "adam", 1e-3, 0.9, 0.0)
+    history = train(
+        model, Autoencode(), *tiny, epochs=epochs, batch_size=32, optimizer=opt, device=device, seed=0,
+        progress=False, checkpoint_path=path, resume=resume, precision=precision, channels_last=True,
+    )  # fmt: skip
+    return history, model, opt
+
+
+def test_training_on_cuda_is_bf16_autocast_with_the_fused_optimizer():
+    cuda = torch.device("cuda")
+    assert resolve_precision("auto", cuda) is torch.bfloat16  # what trainer.precision=auto gives on CUDA
+    seen = []
+    model = UNet(1, 1, (4, 8), 16).to(cuda)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    history, _, opt = _train(_tiny_set(), cuda, 1, precision="auto")
+    assert opt.defaults["fused"] is True  # Adam's fused CUDA kernel
+    assert all(math.isfinite(v) for v in history.train_loss + history.eval_loss)
+    with autocast(cuda, torch.bfloat16):
+        model(torch.rand(2, 1, 28, 28, device=cuda))
+    assert seen == [torch.bfloat16]  # the convolutions run in bf16 under autocast
+
+
+def test_a_training_epoch_on_cuda_syncs_with_the_host_once_whatever_its_steps():
+    cuda, task = torch.device("cuda"), Autoencode()
+    data = on_device(_tiny_set()[0], cuda, torch.channels_last)
+    model = UNet(1, 1, (4, 8), 16).to(cuda, memory_format=torch.channels_last)
+    opt = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
+
+    def syncs(steps: int) -> int:
+        order = torch.arange(32 * steps, device=cuda)
+        _train_epoch(model, model, task, data, order, 32, opt, cuda, torch.bfloat16)  # warm: lazy state
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                _train_epoch(model, model, task, data, order, 32, opt, cuda, torch.bfloat16)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    assert syncs(1) == syncs(3) <= 1  # the epoch's one .item(), never one per step
+
+
+def test_resume_on_cuda_equals_the_uninterrupted_run_under_deterministic_algorithms(tmp_path):
+    assert os.environ.get("CUBLAS_WORKSPACE_CONFIG"), "set before CUDA starts (this module sets it on import)"
+    cuda, tiny = torch.device("cuda"), _tiny_set()
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False  # the same convolution algorithm in every run
+    try:
+        full, model, _ = _train(tiny, cuda, 3)
+        path = tmp_path / "last.pt"
+        _train(tiny, cuda, 2, path=path)  # "killed" after epoch 2
+        resumed, again, _ = _train(tiny, cuda, 3, resume=checkpoint.load(path))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert resumed.train_loss == full.train_loss and resumed.eval_loss == full.eval_loss
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+
+
+def test_replicates_train_packed_on_cuda(ablate_cli, launch_dir):
+    code, out, err = ablate_cli(*TINY, "trainer.device=cuda", "replicates=3", "tracking.experiment=pack")
+    assert code == 0, err
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("pack").experiment_id])
+    children = [r for r in runs if r.data.params.get("pack_size")]
+    assert len(children) == 3 and {r.data.params["pack_size"] for r in children} == {"3"}
+    assert {r.info.status for r in children} == {"FINISHED"}
+    assert len({r.data.metrics["final_eval_loss"] for r in children}) == 3  # three different seeds
