@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from benchmarks.common import machine
 
 # (stage, time cap in seconds on a GPU, arguments at full size, arguments shrunk for CI)
 PLAN = [
-    ("tests", 45, {}, {}),
+    ("tests", 60, {}, {}),
     ("step", 40, {"preset": "stl", "size": [96, 96], "batch": 256, "warmup": 5, "steps": 20, "matmul_n": 8192},
      {"preset": "mnist", "size": [28, 28], "batch": 8, "warmup": 1, "steps": 2, "matmul_n": 256}),
     ("packing", 40, {"replicates": [1, 8, 64, 256], "steps": 10}, {"replicates": [1, 2], "steps": 2}),
@@ -42,7 +43,7 @@ PLAN = [
      {"n": 500, "seeds": 2, "n_init": 2, "sklearn_budget_s": 1}),
     ("kmeans", 35, {"n": 60000, "seeds": 10, "n_init": 10, "sklearn_budget_s": 12},
      {"n": 1000, "seeds": 2, "n_init": 2, "sklearn_budget_s": 1}),
-    ("sweeps", 90, {"article": True}, {"article": False}),
+    ("sweeps", 75, {"article": True}, {"article": False}),
 ]  # fmt: skip
 SMOKE_CAP = 120  # per stage on the CPU: the shrunk sizes take seconds, a first import of torch more
 SWEEP = ["model.skip=true,false", "model.bottleneck=true,false"]
@@ -56,15 +57,17 @@ def _env(path: str = "") -> dict[str, str]:
 
 
 def _run(cmd: list[str], cap: float, cwd: Path, path: str = "") -> tuple[int | None, str, str]:
-    """rc (None: stopped at its cap), stdout, stderr. Every process runs outside the checkout, so
-    it imports the installed ablate (a wheel on a GPU node), never the checkout's folder."""
+    """rc (None: stopped at its cap, with every process it started), stdout, stderr. Every process
+    runs outside the checkout, so it imports the installed ablate (a wheel on a GPU node)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
     try:
-        done = subprocess.run(cmd, cwd=cwd, env=_env(path), capture_output=True, text=True, timeout=cap)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
-        return None, out, err
-    return done.returncode, done.stdout, done.stderr
+        out, err = proc.communicate(timeout=cap)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # a sweep's parallel workers too: nothing keeps the GPU
+        out, err = proc.communicate()
+        return None, out.decode(errors="replace"), err.decode(errors="replace")
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 def run_tests(repo: Path, cap: float, work: Path) -> dict:
@@ -81,8 +84,11 @@ def run_stage(name: str, args: dict, cap: float, work: Path) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.gpu_stages", name, json.dumps(args)]
     rc, out, err = _run(cmd, cap, work, str(work.parent / "path"))  # benchmarks/ alone on the path
     if rc != 0:
-        return {"rc": rc, "error": (err or out)[-1500:]}
-    return json.loads(out.strip().splitlines()[-1])
+        return {"rc": rc, "error": (err or out)[-3000:]}
+    try:
+        return {"rc": rc, **json.loads(out.strip().splitlines()[-1])}
+    except (IndexError, ValueError):
+        return {"rc": rc, "error": f"no result line: {(err or out)[-1500:]}"}
 
 
 def run_sweeps(args: dict, cap: float, work: Path, device: str, smoke: bool) -> dict:

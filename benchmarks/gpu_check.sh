@@ -14,6 +14,8 @@ out=$(mkdir -p "${2:-$repo/reports}" && cd "${2:-$repo/reports}" && pwd)
 python=${PYTHON:-python3}
 tic=$(date +%s)
 "$python" -m pip install -q --no-index --find-links "$wheelhouse" ablate
+# this wheelhouse's ablate even where an earlier one is installed (same version number, other code)
+"$python" -m pip install -q --no-index --find-links "$wheelhouse" --force-reinstall --no-deps ablate
 echo "installed from $wheelhouse in $(( $(date +%s) - tic )) s"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -35,14 +35,18 @@ def matmul_rate(device, n: int, dtype_name: str) -> float:
 
     dtype = getattr(torch, dtype_name)
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    seconds = _timed(lambda: a @ b, device, warmup=3, steps=10)
-    return 2 * n**3 / seconds
+    calls, seconds = 2, 0.0
+    while seconds < 0.5 and calls < 4096:  # long enough for the clocks to ramp up and the timer to resolve
+        calls *= 2
+        seconds = _timed(lambda: a @ b, device, warmup=3, steps=calls) * calls
+    return 2 * n**3 * calls / seconds
 
 
 def stage_step(args: dict) -> dict:
     """One training step of a U-Net preset (bf16 autocast on CUDA, channels_last, fused Adam):
     images/s, model FLOP/s against the measured matmul rate, and where the time goes."""
     import torch
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     from ablate.tasks.autoencode import Autoencode
@@ -71,8 +75,12 @@ def stage_step(args: dict) -> dict:
     with profile(activities=activities) as prof:
         step()
         _sync(device)
-    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    events = sorted(prof.key_averages(), key=lambda e: -getattr(e, attr, 0))
+    if device.type == "cuda":  # the kernels themselves: a launching op and its kernel carry the same time
+        events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA and not e.is_user_annotation]
+        attr = "self_device_time_total"
+    else:
+        events, attr = list(prof.key_averages()), "self_cpu_time_total"
+    events.sort(key=lambda e: -getattr(e, attr, 0))
     total = sum(getattr(e, attr, 0) for e in events) or 1
     top = [{"op": e.key[:80], "share": getattr(e, attr, 0) / total} for e in events[:8]]
     peak = matmul_rate(device, args["matmul_n"], "bfloat16" if dtype is not None else "float32")

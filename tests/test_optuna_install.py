@@ -19,11 +19,10 @@ PLUGIN = "hydra_plugins.ablate_optuna_sweeper.optuna_sweeper.AblateOptunaSweeper
 
 
 def _editable_here() -> bool:
-    try:
-        text = metadata.distribution("ablate").read_text("direct_url.json") or "{}"
-    except metadata.PackageNotFoundError:
-        return False
-    url = json.loads(text)
+    # the installed one's record: the checkout's own ablate.egg-info (on the path when the tests run
+    # from it) is found first by metadata.distribution and has no direct_url.json
+    texts = [d.read_text("direct_url.json") for d in metadata.distributions(name="ablate")]
+    url = json.loads(next((t for t in texts if t), "{}"))
     return url.get("dir_info", {}).get("editable", False) and url.get("url", "").endswith(str(REPO))
 
 

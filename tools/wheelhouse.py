@@ -68,8 +68,8 @@ def build(out: Path, python_version: str, platforms: list[str], have: set[str]) 
     _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO))
     _pip("wheel", "--no-deps", "-q", "-w", str(out), ANTLR)
     ablate = next(out.glob("ablate-*.whl"))
-    roots = [Requirement(r).name for r in _metadata(ablate).get_all("Requires-Dist") if "extra ==" not in r]
-    wanted = [r for r in roots if name(r) not in have]
+    roots = [Requirement(r) for r in _metadata(ablate).get_all("Requires-Dist") if "extra ==" not in r]
+    wanted = [str(r) for r in roots if name(r.name) not in have]  # with ablate's version limits
     target = ["--python-version", python_version, "--implementation", "cp", "--only-binary=:all:"]
     target += [arg for p in platforms for arg in ("--platform", p)]
     _pip("download", "-q", "-d", str(out), "--find-links", str(out), *target, *wanted)

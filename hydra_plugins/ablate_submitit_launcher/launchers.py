@@ -80,6 +80,9 @@ class _Finishing(upstream.BaseSubmititLauncher):
         except KeyboardInterrupt as exc:  # the job's runs are closed KILLED (ablate.run)
             print(f"error: {' '.join(filter_overrides(sweep_overrides))}: {exc}", file=sys.stderr, flush=True)
             return _answer(sweep_overrides, "KILLED", str(exc))
+        finally:  # a signal while submitit saves the answer must not turn the cell into a failure
+            for sig in _WHY:
+                signal.signal(sig, signal.SIG_IGN)
         if ret.status == JobStatus.FAILED:  # raised before ablate's own handling: submitit keeps the traceback
             raise ret._return_value
         return ret
@@ -133,31 +136,41 @@ class _Finishing(upstream.BaseSubmititLauncher):
         """The job's answer; for a job that never gave one, its cell closed from here."""
         from submitit.core.utils import FailedJobError, UncompletedJobError
 
-        from ablate.lost import close_cell
-        from ablate.tracking import redact
-
         gone = None  # since when the scheduler no longer lists the unfinished job
         while not job.done():
             gone = None if self._listed(job) else (gone or time.monotonic())
             if gone is not None and time.monotonic() - gone > GRACE_S:
-                break  # e.g. an array task cancelled before it was scheduled: accounting never saw it
+                # e.g. an array task cancelled before it was scheduled: accounting never saw it, and
+                # submitit's results() would wait for it forever
+                return self._lost(job, overrides, every, "gone (no longer listed by the scheduler)")
             time.sleep(2)
         try:
             return job.results()[0]
-        except (UncompletedJobError, FailedJobError) as exc:
-            failed = isinstance(exc, FailedJobError)  # Python raised in the job, outside ablate's handling
-            state = "FAILED" if failed else (job.state or "UNKNOWN").split()[0]
-            state = "gone (no longer listed by the scheduler)" if state == "UNKNOWN" else state
-            last = str(exc).strip().splitlines()[-1] if failed else ""
-            reason = f"{self._EXECUTOR} job {job.job_id} {state}" + (f": {last}" if last else "")
-            log = str(job.paths.stderr)
-            cell, status = _cell(overrides, every), "FAILED" if failed else "KILLED"
-            try:
-                close_cell(list(overrides), cell, status, reason, log, str(exc) if failed else None)
-            except Exception as store:  # noqa: BLE001 - the report says what the store lacks
-                print(f"warning: could not close the cell's runs: {type(store).__name__}: {store}", file=sys.stderr)
-            print(f"error: {redact(cell)}: {reason}; log: {log}", file=sys.stderr, flush=True)
-            return _answer(overrides, status, reason)
+        except FailedJobError as exc:  # Python raised in the job, outside ablate's handling
+            return self._lost(job, overrides, every, "FAILED", exc)
+        except UncompletedJobError:
+            state = (job.state or "UNKNOWN").split()[0]
+            return self._lost(
+                job, overrides, every, "gone (no longer listed by the scheduler)" if state == "UNKNOWN" else state
+            )
+
+    def _lost(self, job, overrides: Sequence[str], every: Sequence[Sequence[str]], state: str,
+              failure: Exception | None = None) -> JobReturn:  # fmt: skip
+        """Close the cell of a job that never answered: KILLED with its Slurm state, or FAILED with
+        the traceback submitit kept; say so on the sweep's console."""
+        from ablate.lost import close_cell
+        from ablate.tracking import redact
+
+        last = str(failure).strip().splitlines()[-1] if failure is not None and str(failure).strip() else ""
+        reason = f"{self._EXECUTOR} job {job.job_id} {state}" + (f": {last}" if last else "")
+        log = str(job.paths.stderr)
+        cell, status = _cell(overrides, every), "KILLED" if failure is None else "FAILED"
+        try:
+            close_cell(list(overrides), cell, status, reason, log, str(failure) if failure is not None else None)
+        except Exception as store:  # noqa: BLE001 - the report says what the store lacks
+            print(f"warning: could not close the cell's runs: {type(store).__name__}: {store}", file=sys.stderr)
+        print(f"error: {redact(cell)}: {reason}; log: {log}", file=sys.stderr, flush=True)
+        return _answer(overrides, status, reason)
 
     def _listed(self, job) -> bool:
         """Whether the scheduler still lists the job as pending or running (here: always)."""
@@ -180,6 +193,8 @@ class SlurmLauncher(_Finishing, upstream.SlurmLauncher):
             )
         except (OSError, subprocess.SubprocessError):
             return True  # the controller is busy: assume the job is still there
+        if out.returncode != 0:  # "Invalid job id": it left the controller's memory; else the controller is busy
+            return "invalid job id" not in out.stderr.lower()
         return bool(out.stdout.strip())
 
     @staticmethod
