@@ -13,7 +13,7 @@ import os
 import sys
 from typing import NoReturn
 
-from ablate.tags import JOB_LOG
+from ablate.tags import JOB_LOG, TRACEBACK
 from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
 
 # the job's own log file (what it printed), set by the launcher inside the job (tag ablate.job_log)
@@ -23,6 +23,13 @@ ENV_JOB_LOG = "ABLATE_JOB_LOG"
 def job_log_tag() -> dict[str, str]:
     """The tag naming this job's log file, when a launcher said where it is."""
     return {JOB_LOG: os.environ[ENV_JOB_LOG]} if os.environ.get(ENV_JOB_LOG) else {}
+
+
+def end_run(tracker: Tracker, run_id: str, status: str, detail: str | None = None) -> None:
+    """End a run that did not finish as `status`, its traceback (`detail`) kept as an artifact."""
+    if detail:
+        tracker.log_text(run_id, detail, TRACEBACK)
+    tracker.end(run_id, status)
 
 
 def close_cell(overrides: list[str], name: str, status: str, reason: str, log: str | None,
@@ -42,16 +49,12 @@ def close_cell(overrides: list[str], name: str, status: str, reason: str, log: s
         if run["status"] != "RUNNING":
             continue  # the job closed it (an interrupted job marks its runs KILLED itself)
         tracker.set_tags(run["run_id"], {k: v for k, v in tags.items() if k not in run["tags"]})  # job's word first
-        if detail:
-            tracker.log_text(run["run_id"], detail, "error/traceback.txt")
-        tracker.end(run["run_id"], status)
+        end_run(tracker, run["run_id"], status, detail)
         closed.append(run["name"])
     if not runs:  # the job died before its runs existed (cancelled while pending, a node without ablate)
         name = redact(name)
         run_id = tracker.start(experiment, name, parent, tags={**tags, "ablate.overrides": mine})
-        if detail:
-            tracker.log_text(run_id, detail, "error/traceback.txt")
-        tracker.end(run_id, status)
+        end_run(tracker, run_id, status, detail)
         closed.append(name)
     return closed
 

@@ -29,7 +29,7 @@ from ablate.hooks import Pruned
 from ablate.job_env import Where
 from ablate.lost import job_log_tag
 from ablate.models import count_parameters
-from ablate.tags import DATA_SPEC, HEARTBEAT
+from ablate.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
 from ablate.tracking import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
 from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
 
@@ -243,7 +243,7 @@ class Replicate:
         result["run_id"] = self.run_id
         try:
             self.tracker.set_tags(self.run_id, {"ablate.error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
-            self.tracker.log_text(self.run_id, "".join(traceback.format_exception(exc)), "error/traceback.txt")
+            self.tracker.log_text(self.run_id, "".join(traceback.format_exception(exc)), TRACEBACK)
         except Exception:  # noqa: BLE001 - the store may be what failed; the run is closed already
             pass
         if interrupted or (alone and not self.where.multirun):

@@ -27,7 +27,7 @@ from ablate.data import eval_too_small
 from ablate.fingerprint import neutral
 from ablate.hooks import epoch_hook
 from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
-from ablate.lost import job_log_tag
+from ablate.lost import end_run, job_log_tag
 from ablate.parallel import assign_resources
 from ablate.replicate import Replicate, start_tags
 from ablate.resume import mark_orphans
@@ -70,9 +70,7 @@ def record_failure(line: str, detail: str | None = None) -> None:
         tags = {"ablate.error": line[:500], "ablate.overrides": json.dumps(where.overrides), **job_log_tag()}
         name = redact(" ".join(where.overrides)) or "job"
         run_id = tracker.start(os.environ[ENV_EXPERIMENT], name, os.environ[ENV_PARENT], tags=tags)
-        if detail:
-            tracker.log_text(run_id, detail, "error/traceback.txt")
-        tracker.end(run_id, "FAILED")
+        end_run(tracker, run_id, "FAILED", detail)
 
 
 def _open_tracking(conf: Config, where: Where) -> tuple[Tracker, str, str | None]:

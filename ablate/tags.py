@@ -32,6 +32,8 @@ DATA_SPEC = BOOKKEEPING + "data_spec"
 # a cluster job's log file (what the job printed, on the node), on every run it opens: the report
 # names it beside a run that did not finish (a user reads it, so `ablate.`)
 JOB_LOG = "ablate.job_log"
+# the artifact holding the traceback of a run that failed in Python
+TRACEBACK = "error/traceback.txt"
 # who holds a RUNNING run, and when it last showed life (orphan detection across hosts)
 HOST, PID, HEARTBEAT = BOOKKEEPING + "host", BOOKKEEPING + "pid", BOOKKEEPING + "heartbeat"
 

@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,3 +128,23 @@ def finish_worker(proc: subprocess.Popen, timeout: float = 900):
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker failed ({proc.args[3]}):\n{err[-3000:]}")
     return json.loads(out.strip().splitlines()[-1])
+
+
+def sync(device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously: time the work, not its queueing)."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(step, device, warmup: int, steps: int) -> float:
+    """Seconds per call of `step` after `warmup` calls, the device drained on both ends."""
+    for _ in range(warmup):
+        step()
+    sync(device)
+    tic = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return (time.perf_counter() - tic) / steps

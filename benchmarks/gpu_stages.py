@@ -8,24 +8,7 @@ import json
 import sys
 import time
 
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(step, device, warmup: int, steps: int) -> float:
-    """Seconds per call of `step` after `warmup` calls, the device drained on both ends."""
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    tic = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    return (time.perf_counter() - tic) / steps
+from benchmarks.common import sync, timed
 
 
 def matmul_rate(device, n: int, dtype_name: str) -> float:
@@ -38,7 +21,7 @@ def matmul_rate(device, n: int, dtype_name: str) -> float:
     calls, seconds = 2, 0.0
     while seconds < 0.5 and calls < 4096:  # long enough for the clocks to ramp up and the timer to resolve
         calls *= 2
-        seconds = _timed(lambda: a @ b, device, warmup=3, steps=calls) * calls
+        seconds = timed(lambda: a @ b, device, warmup=3, steps=calls) * calls
     return 2 * n**3 * calls / seconds
 
 
@@ -70,11 +53,11 @@ def stage_step(args: dict) -> dict:
         loss.backward()
         optimizer.step()
 
-    seconds = _timed(step, device, args["warmup"], args["steps"])
+    seconds = timed(step, device, args["warmup"], args["steps"])
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
         step()
-        _sync(device)
+        sync(device)
     if device.type == "cuda":  # the kernels themselves: a launching op and its kernel carry the same time
         events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA and not e.is_user_annotation]
         attr = "self_device_time_total"
@@ -135,7 +118,7 @@ def stage_kmeans(args: dict) -> dict:
     seeds, n_init, device = list(range(args["seeds"])), args["n_init"], torch.device(args["device"])
     features = x.to(device)
     kmeans_labels_batched(features[:256], 10, seeds[:1], 1)  # kernels loaded before the clock
-    _sync(device)
+    sync(device)
     tic = time.perf_counter()
     labels, _ = kmeans_labels_batched(features, 10, seeds, n_init)
     labels = labels.cpu().numpy()

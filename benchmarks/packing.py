@@ -3,9 +3,7 @@ throughput for each of the four arms at R = 1, 3, 10, each measurement in a fres
 
 from __future__ import annotations
 
-import time
-
-from benchmarks.common import ARMS, arm_name, worker
+from benchmarks.common import ARMS, arm_name, timed, worker
 
 
 def measure(args: dict, threads: int) -> dict:
@@ -47,15 +45,7 @@ def measure(args: dict, threads: int) -> dict:
             losses.sum().backward()
             optimizer.step()
 
-    for _ in range(args["warmup"]):
-        step()
-    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # time the work, not its queueing
-    sync()
-    tic = time.perf_counter()
-    for _ in range(args["steps"]):
-        step()
-    sync()
-    return {"step_seconds": (time.perf_counter() - tic) / args["steps"], "images": 128 * replicates}
+    return {"step_seconds": timed(step, device, args["warmup"], args["steps"]), "images": 128 * replicates}
 
 
 def compare(replicates: list[int], steps: int, threads: int = 2) -> list[dict]:

@@ -40,20 +40,31 @@ def _pip(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", *args], check=True)
 
 
+def ablate_wheel(out: Path) -> Path:
+    """This checkout's wheel, built offline (no build isolation: the environment's setuptools)."""
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO))
+    return next(out.glob("ablate-*.whl"))
+
+
 def _metadata(wheel: Path):
     with zipfile.ZipFile(wheel) as z:
         meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
         return Parser().parsestr(z.read(meta).decode())
 
 
-def needed(out: Path, roots: list[str], have: set[str], env: dict[str, str]) -> set[str]:
-    """The projects reachable from `roots` through the wheels' requirements (markers evaluated
-    for the node) without passing through what the node has."""
-    requires = {name(_metadata(w)["Name"]): _metadata(w).get_all("Requires-Dist") or [] for w in out.glob("*.whl")}
+def names_in(path: Path) -> set[str]:
+    """The projects a file lists, one per line (`#` starts a comment line)."""
+    lines = path.read_text().splitlines()
+    return {name(line.strip()) for line in lines if line.strip() and not line.startswith("#")}
+
+
+def closure(requires: dict[str, list[str]], roots, stop: set[str], env: dict[str, str]) -> set[str]:
+    """The projects reachable from `roots` through `requires` (project -> its Requires-Dist lines,
+    markers evaluated in `env`, no extras) without passing through `stop`."""
     todo, seen = [name(r) for r in roots], set()
     while todo:
         project = todo.pop()
-        if project in seen or project in have:
+        if project in seen or project in stop:
             continue
         seen.add(project)
         for line in requires.get(project, []):
@@ -63,11 +74,17 @@ def needed(out: Path, roots: list[str], have: set[str], env: dict[str, str]) -> 
     return seen
 
 
+def needed(out: Path, roots: list[str], have: set[str], env: dict[str, str]) -> set[str]:
+    """The wheels' projects reachable from `roots` (markers evaluated for the node) without
+    passing through what the node has."""
+    metas = [_metadata(w) for w in out.glob("*.whl")]
+    return closure({name(m["Name"]): m.get_all("Requires-Dist") or [] for m in metas}, roots, have, env)
+
+
 def build(out: Path, python_version: str, platforms: list[str], have: set[str]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO))
+    ablate = ablate_wheel(out)
     _pip("wheel", "--no-deps", "-q", "-w", str(out), ANTLR)
-    ablate = next(out.glob("ablate-*.whl"))
     roots = [Requirement(r) for r in _metadata(ablate).get_all("Requires-Dist") if "extra ==" not in r]
     wanted = [str(r) for r in roots if name(r.name) not in have]  # with ablate's version limits
     target = ["--python-version", python_version, "--implementation", "cp", "--only-binary=:all:"]
@@ -90,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--have-file", type=Path, default=HAVE, help="projects the node has, one per line")
     opts = parser.parse_args(argv)
     platforms = opts.platform or [f"manylinux{v}_x86_64" for v in ("2014", "_2_17", "_2_27", "_2_28")]
-    lines = opts.have_file.read_text().splitlines()
-    have = {name(line.strip()) for line in lines if line.strip() and not line.startswith("#")}
-    wheels = build(opts.out, opts.python_version, platforms, have)
+    wheels = build(opts.out, opts.python_version, platforms, names_in(opts.have_file))
     size = sum(w.stat().st_size for w in wheels) / 1e6
     print(f"{len(wheels)} wheels, {size:.1f} MB in {opts.out}: pip install --no-index --find-links {opts.out} ablate")
     return 0

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # how long a job the scheduler no longer lists may still deliver its result (a slow shared
 # filesystem, accounting catching up) before its cell counts as lost
 GRACE_S = 30
+GONE = "gone (no longer listed by the scheduler)"  # a lost job's state, as the sweep says it
 
 _WHY = {
     signal.SIGUSR2: "stopped near its time limit (SIGUSR2)",
@@ -142,7 +143,7 @@ class _Finishing(upstream.BaseSubmititLauncher):
             if gone is not None and time.monotonic() - gone > GRACE_S:
                 # e.g. an array task cancelled before it was scheduled: accounting never saw it, and
                 # submitit's results() would wait for it forever
-                return self._lost(job, overrides, every, "gone (no longer listed by the scheduler)")
+                return self._lost(job, overrides, every, GONE)
             time.sleep(2)
         try:
             return job.results()[0]
@@ -150,9 +151,7 @@ class _Finishing(upstream.BaseSubmititLauncher):
             return self._lost(job, overrides, every, "FAILED", exc)
         except UncompletedJobError:
             state = (job.state or "UNKNOWN").split()[0]
-            return self._lost(
-                job, overrides, every, "gone (no longer listed by the scheduler)" if state == "UNKNOWN" else state
-            )
+            return self._lost(job, overrides, every, GONE if state == "UNKNOWN" else state)
 
     def _lost(self, job, overrides: Sequence[str], every: Sequence[Sequence[str]], state: str,
               failure: Exception | None = None) -> JobReturn:  # fmt: skip

@@ -8,52 +8,30 @@ The node's packages are this environment's own distributions, symlinked into one
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from packaging.markers import default_environment
 
-from helpers.wheel import REPO
-
-NODE_PACKAGES = REPO / "tools" / "gpu_node_packages.txt"
+from tools.wheelhouse import HAVE, ablate_wheel, closure, name, names_in
 
 
-def _name(text: str) -> str:
-    return re.sub(r"[-_.]+", "-", text).lower()
-
-
-def node_packages() -> set[str]:
-    lines = NODE_PACKAGES.read_text().splitlines()
-    return {_name(line.strip()) for line in lines if line.strip() and not line.startswith("#")}
-
-
-def _with_requirements(names: set[str]) -> set[str]:
-    """`names` and, as installed here, everything they require (a node's stack is whole: torch
-    brings its CUDA libraries, whatever this list calls them)."""
-    installed = {_name(d.metadata["Name"]): d for d in metadata.distributions()}
-    todo, seen = [n for n in names if n in installed], set()
-    while todo:
-        project = todo.pop()
-        if project in seen:
-            continue
-        seen.add(project)
-        for line in installed[project].requires or []:
-            req = Requirement(line)
-            if (req.marker is None or req.marker.evaluate({"extra": ""})) and _name(req.name) in installed:
-                todo.append(_name(req.name))
-    return seen
+def _stack() -> set[str]:
+    """The node's packages and, as installed here, everything they require (a node's stack is
+    whole: torch brings its CUDA libraries, whatever the list calls them)."""
+    installed = {name(d.metadata["Name"]): d.requires or [] for d in metadata.distributions()}
+    return closure(installed, names_in(HAVE) & set(installed), set(), default_environment())
 
 
 def node_python(root: Path) -> Path:
     """The stand-in node's interpreter (a venv of this Python, without network use)."""
     subprocess.run([sys.executable, "-m", "venv", str(root / "node")], check=True, capture_output=True)
-    site, have = root / "node-stack", _with_requirements(node_packages())
+    site, have = root / "node-stack", _stack()
     site.mkdir()
     for dist in metadata.distributions():
-        if _name(dist.metadata["Name"]) not in have:
+        if name(dist.metadata["Name"]) not in have:
             continue
         for top in {Path(f).parts[0] for f in dist.files or [] if not str(f).startswith("..")}:
             source, link = Path(dist.locate_file(top)), site / top
@@ -75,6 +53,5 @@ def fresh_wheelhouse(wheelhouse: Path, root: Path) -> Path:
     for wheel in wheelhouse.glob("*.whl"):
         if not wheel.name.startswith("ablate-"):
             (copy / wheel.name).symlink_to(wheel.resolve())
-    build = ["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(copy), str(REPO)]
-    subprocess.run([sys.executable, "-m", "pip", *build], check=True, capture_output=True)
+    ablate_wheel(copy)
     return copy

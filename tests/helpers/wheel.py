@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
+
+from tools.wheelhouse import ablate_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -15,13 +15,7 @@ def unpacked_wheel(tmp_path: Path) -> tuple[set[str], Path, Path, dict[str, str]
     """Build ablate's wheel and unpack it as a non-editable install would, outside the repository:
     (the wheel's file names, the install folder, an empty folder elsewhere, an environment whose
     Python imports from the install)."""
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = dist.glob("ablate-*.whl")
+    wheel = ablate_wheel(tmp_path / "dist")
     target, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
