@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     smoke = opts.smoke or not cuda
     repo = Path(__file__).resolve().parents[1]
     result = {"machine": machine(), "cuda": cuda, "smoke": smoke, "device": "cuda" if cuda else "cpu", "stages": []}
-    opts.out.mkdir(parents=True, exist_ok=True)
+    try:
+        opts.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out {opts.out}: cannot create it ({exc.strerror}; allowed: a writable folder)")
     gpu_report.write(result, opts.out)  # what ran so far, rewritten after every stage
     with tempfile.TemporaryDirectory(prefix="ablate-gpu-check-") as tmp:
         (Path(tmp) / "path").mkdir()

@@ -56,3 +56,13 @@ def test_the_check_installs_offline_from_a_wheelhouse_and_runs_every_stage(tmp_p
     text = (tmp_path / "out" / "benchmarks_gpu.md").read_text()
     assert ("On a GPU: not yet measured" in text) == (not torch.cuda.is_available())
     assert [r["replicates"] for r in result["stages"][2]["rows"]] == [1, 2]
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        gpu.main(["--smoke", "--out", str(tmp_path / "file" / "out")])
+    assert stop.value.code == 2
+    line = capsys.readouterr().err.splitlines()[-1]  # argparse's "<prog>: error: ..."
+    out = tmp_path / "file" / "out"
+    assert line.endswith(f"error: --out {out}: cannot create it (Not a directory; allowed: a writable folder)")

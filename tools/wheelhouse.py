@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platform", action="append", help="wheel platform tags (default: manylinux x86_64)")
     parser.add_argument("--have-file", type=Path, default=HAVE, help="projects the node has, one per line")
     opts = parser.parse_args(argv)
+    if not opts.have_file.is_file():
+        parser.error(f"--have-file {opts.have_file}: no such file (allowed: a file of project names, one per line)")
     platforms = opts.platform or [f"manylinux{v}_x86_64" for v in ("2014", "_2_17", "_2_27", "_2_28")]
     wheels = build(opts.out, opts.python_version, platforms, names_in(opts.have_file))
     size = sum(w.stat().st_size for w in wheels) / 1e6
