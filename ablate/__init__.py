@@ -19,4 +19,4 @@ if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(_os.environ):
 
 # MLflow's environment defaults (telemetry off, fast failure on a dead server), set before any
 # module imports mlflow: every ablate module imports this package first
-from ablate import store_uri as _store_defaults  # noqa: E402, F401
+from ablate.tracking import uri as _store_defaults  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""`python -m ablate [-m] key=value ...`: a thin Hydra app around ablate.run.run(cfg)."""
+"""`python -m ablate [-m] key=value ...`: a thin Hydra app around ablate.job.run.run(cfg)."""
 
 from __future__ import annotations
 
@@ -75,9 +75,9 @@ def _app(cfg: DictConfig):
     make Hydra's basic sweeper skip the report)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from ablate.errors import one_line
-    from ablate.run import record_failure, run
-    from ablate.tracking import redact, store_fault
+    from ablate.job.run import record_failure, run
+    from ablate.sweep.errors import one_line
+    from ablate.tracking.store import redact, store_fault
 
     try:
         return run(cfg)
@@ -100,7 +100,7 @@ def main() -> None:
             print(f"error: --config-dir {folder}: no such folder", file=sys.stderr)
             sys.exit(2)
     if not _INSPECT.intersection(flags):
-        from ablate.preflight import preflight
+        from ablate.sweep.preflight import preflight
 
         multirun = "-m" in flags or "--multirun" in flags
         dry_run = "--dry-run" in flags
@@ -110,7 +110,7 @@ def main() -> None:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
         if dry_run:
-            from ablate.dryrun import describe
+            from ablate.sweep.dryrun import describe
 
             print(describe(jobs))
             return
@@ -135,7 +135,7 @@ def _interrupt(signum, frame) -> None:
 
 def _close_parent(status: str) -> None:
     """A sweep stopped before its end callback: close its parent run instead of leaving it RUNNING."""
-    from ablate.tracking import ENV_PARENT, ENV_URI, Tracker
+    from ablate.tracking.store import ENV_PARENT, ENV_URI, Tracker
 
     if os.environ.get(ENV_PARENT) and os.environ.get(ENV_URI):
         Tracker(os.environ[ENV_URI]).end(os.environ.pop(ENV_PARENT), status)

@@ -4,7 +4,7 @@ default) and sleeping (ablate's default, OMP_WAIT_POLICY=PASSIVE).
 
 Each sweep is a real `python -m ablate -m` (2 arms x 1 replicate, the mnist preset, 2k images,
 3 epochs) in a launch directory of its own (its own store: two copies of one sweep would share
-their cells, see ablate/claims.py). The modes and the solo/pair measurements are interleaved, and
+their cells, see ablate/util/locks.py). The modes and the solo/pair measurements are interleaved, and
 the table gives medians over the repetitions: wall seconds of the whole command, and each pair
 member's time over the solo time of the same mode and over the solo time of the spinning mode.
 """

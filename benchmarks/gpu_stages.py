@@ -32,8 +32,8 @@ def stage_step(args: dict) -> dict:
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
+    from ablate.engine.train import autocast, make_optimizer, resolve_precision
     from ablate.tasks.autoencode import Autoencode
-    from ablate.train import autocast, make_optimizer, resolve_precision
     from benchmarks.common import build_unet, macs_per_image
 
     device, batch, size = torch.device(args["device"]), args["batch"], tuple(args["size"])

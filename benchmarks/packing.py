@@ -9,12 +9,12 @@ from benchmarks.common import ARMS, arm_name, timed, worker
 def measure(args: dict, threads: int) -> dict:
     """R replicates of one arm (each initialised by its own seed) trained for `steps` steps of 128
     images each: `alone`, one model after another (the plain step), or `packed`, one vectorized
-    model (ablate.vectorized.Stack). Seconds per step of all R, after warm-up steps."""
+    model (ablate.engine.vectorized.Stack). Seconds per step of all R, after warm-up steps."""
     import torch
 
+    from ablate.engine.train import make_optimizer
+    from ablate.engine.vectorized import Stack
     from ablate.tasks.autoencode import Autoencode
-    from ablate.train import make_optimizer
-    from ablate.vectorized import Stack
     from benchmarks.common import build_unet
 
     torch.set_num_threads(threads)
@@ -94,7 +94,7 @@ def section(rows: list[dict]) -> list[str]:
         "## Replicates: packed vs one at a time",
         "",
         "R replicates of one arm (each initialised by its own seed), batches of 128 images each, Adam: one after "
-        "another with the plain step, or packed into one vectorized model (`ablate/vectorized.py`: "
+        "another with the plain step, or packed into one vectorized model (`ablate/engine/vectorized.py`: "
         "`torch.func.stack_module_state` + `vmap(functional_call)`, the replicates' losses summed). Images per "
         "second over all R models, steady steps after 3 warm-up steps, each measurement in a fresh worker "
         "with 2 threads. The speed-up is the per-model training throughput ratio.",

@@ -36,7 +36,7 @@ def run_sweep(overrides: list[str], inductor_cache: str, timeout: float = 1200) 
 
 
 def _read_back(launch: Path) -> dict:
-    from ablate.tracking import Tracker
+    from ablate.tracking.store import Tracker
 
     tracker = Tracker(f"sqlite:///{launch / 'mlflow.db'}")
     experiment = tracker.experiment_id("bench")

@@ -51,12 +51,12 @@ def baseline_loop(model, train_images, eval_images, epochs: int) -> list[float]:
 
 
 def project_loop(model, train_set, eval_set, epochs: int, channels_last: bool, compile_model: bool) -> list[float]:
-    """ablate.train.train, exactly as a job calls it (resident data, index batches, the
+    """ablate.engine.train.train, exactly as a job calls it (resident data, index batches, the
     speed switches). Returns History.epoch_seconds: train + eval-loss pass per epoch."""
     import torch
 
+    from ablate.engine.train import make_optimizer, train
     from ablate.tasks.autoencode import Autoencode
-    from ablate.train import make_optimizer, train
 
     optimizer = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
     history = train(

@@ -1,6 +1,6 @@
 """The rules the code keeps, read from its source: data flows one way (config -> data -> task ->
 model -> train -> evaluate -> tracking -> report), core code never imports a plugin, only
-ablate/tracking.py talks to MLflow, and modules and functions stay small."""
+ablate/tracking/store.py talks to MLflow, and modules and functions stay small."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ STAGES = [
     ("data", ["ablate/data"]),
     ("task", ["ablate/tasks"]),
     ("model", ["ablate/models"]),
-    ("train", ["ablate/train.py", "ablate/checkpoint.py"]),
+    ("train", ["ablate/engine/train.py", "ablate/engine/checkpoint.py"]),
     ("evaluate", ["ablate/evaluate"]),
-    ("tracking", ["ablate/tracking.py", "ablate/redaction.py"]),
+    ("tracking", ["ablate/tracking/store.py", "ablate/util/redaction.py"]),
     ("report", ["ablate/report"]),
 ]
 MODULE_OF = {"data": "ablate.data", "task": "ablate.tasks", "model": "ablate.models", "train": "ablate.train",

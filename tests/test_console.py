@@ -9,7 +9,7 @@ from pathlib import Path
 from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
-from ablate.progress import Progress
+from ablate.engine.progress import Progress
 
 
 def test_help_is_ablates_own(ablate_cli):

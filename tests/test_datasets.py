@@ -17,12 +17,12 @@ from hydra import compose, initialize_config_module
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from ablate.components import load_split
 from ablate.config import ConfigError, register_configs, to_object
 from ablate.data import ImageSet, split
 from ablate.data.mnist5k import load as load_mnist5k
 from ablate.data.mnist_idx import read_idx
 from ablate.data.photos import photo
+from ablate.job.components import load_split
 
 NEW = ["photos", "mnist", "fashion_mnist", "cifar10", "stl10", "stl10_unlabeled"]
 
@@ -242,7 +242,7 @@ def test_photos_are_deterministic_crops_with_the_cat_held_out():
 
 @pytest.mark.parametrize("option", NEW)
 def test_data_yaml_composes_and_validates(option):
-    from ablate.preflight import preflight
+    from ablate.sweep.preflight import preflight
 
     register_configs()
     preflight([f"data={option}"], multirun=False)  # schema, ranges, image size vs model, task vs data
@@ -253,7 +253,7 @@ def test_data_yaml_composes_and_validates(option):
     assert values["channels"] == (1 if "mnist" in option else 3)
 
 
-BAD = [  # each dataset has its own keys (ablate/schemas.py): crops are the photos'
+BAD = [  # each dataset has its own keys (ablate/config/schemas.py): crops are the photos'
     ("stl10", "data.split=val", "data.split=val is not allowed (allowed: train+test, train, test, unlabeled)"),
     ("photos", "data.crops=0", "data.crops=0 is not allowed: it must be a finite number > 0"),
     ("stl10", "data.split=unlabeled", "data.split=unlabeled needs data.labelled=false"),

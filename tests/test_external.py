@@ -105,8 +105,8 @@ def test_a_dataset_without_a_schema_must_say_what_it_holds(ablate_cli, launch_di
 
 
 def test_the_meta_device_build_judges_sizes_only():
-    from ablate.components import misfit
     from ablate.config import ConfigError
+    from ablate.job.components import misfit
 
     task = {"_target_": "ablate.tasks.autoencode.Autoencode"}
     data = {"channels": 1, "image_size": [28, 28], "labelled": True}

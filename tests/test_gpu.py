@@ -17,14 +17,14 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_blobs
 
-from ablate import checkpoint
 from ablate.data import split
 from ablate.data.mnist5k import load
+from ablate.engine import checkpoint
+from ablate.engine.train import _train_epoch, make_optimizer, on_device, resolve_precision, seed_everything, train
 from ablate.evaluate import purity
 from ablate.evaluate.kmeans_torch import kmeans_labels_batched
 from ablate.models.unet import UNet
 from ablate.tasks.autoencode import Autoencode
-from ablate.train import _train_epoch, make_optimizer, on_device, resolve_precision, seed_everything, train
 
 # cuBLAS computes deterministically only with a fixed workspace, read when CUDA starts: set on import
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

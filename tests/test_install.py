@@ -15,7 +15,7 @@ def test_wheel_ships_configs_and_sweeps_and_hydra_finds_them(tmp_path):
         "ablate/conf/model/stl.yaml",
         "ablate/conf/data/mnist5k.yaml",
         "ablate/sweeps/article_purity.yaml",
-        "ablate/run.py",
+        "ablate/job/run.py",
     ):
         assert name in names, name
 

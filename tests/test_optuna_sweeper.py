@@ -13,7 +13,7 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from ablate.tags import FINGERPRINT
+from ablate.tracking.tags import FINGERPRINT
 
 SEARCH = ["-m", "hydra/sweeper=optuna", "hparams=smoke", *TINY]
 
@@ -131,7 +131,7 @@ def test_a_failing_trial_is_recorded_as_fail_and_the_search_goes_on(ablate_cli, 
 
 @pytest.mark.slow  # two searches: interrupted, then resumed (~30 s)
 def test_interrupted_search_resumes_its_trial_from_the_checkpoint(ablate_cli, launch_dir, monkeypatch):
-    from ablate import checkpoint
+    from ablate.engine import checkpoint
 
     real = checkpoint.save
 
@@ -161,7 +161,7 @@ def test_interrupted_search_resumes_its_trial_from_the_checkpoint(ablate_cli, la
 
 
 def test_a_pruned_trial_is_killed_and_its_checkpoint_dropped(ablate_cli, launch_dir):
-    from ablate import resume
+    from ablate.job import resume
 
     code, _, err = ablate_cli(
         *SEARCH,

@@ -10,8 +10,8 @@ import torch
 from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
-from ablate import parallel
-from ablate.tags import PID
+from ablate.job import resources as parallel
+from ablate.tracking.tags import PID
 
 FAST = [*TINY, "data.limit=200"]
 METRICS = ("train_loss", "eval_loss", "purity_mean", "nmi_mean", "ari_mean", "latent_dim", "n_params")

@@ -5,7 +5,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from ablate.config import register_configs
-from ablate.preflight import CONFIG_MODULE, CONFIG_NAME, Composer, expand
+from ablate.sweep.preflight import CONFIG_MODULE, CONFIG_NAME, Composer, expand
 
 register_configs()
 

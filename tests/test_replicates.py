@@ -12,10 +12,10 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from torch import nn
 
+from ablate.engine.train import make_optimizer, seed_everything
+from ablate.engine.vectorized import Stack
 from ablate.models.unet import UNet
 from ablate.tasks.autoencode import Autoencode
-from ablate.train import make_optimizer, seed_everything
-from ablate.vectorized import Stack
 
 ARMS = [(True, True), (True, False), (False, True), (False, False)]
 

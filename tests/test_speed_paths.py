@@ -9,13 +9,13 @@ import io
 import pytest
 import torch
 
-from ablate import checkpoint
 from ablate.config import ConfigError, TrainerConfig
 from ablate.data import split
 from ablate.data.mnist5k import load
+from ablate.engine import checkpoint
+from ablate.engine.train import make_optimizer, resolve_precision, seed_everything, train
 from ablate.models.unet import UNet
 from ablate.tasks.autoencode import Autoencode
-from ablate.train import make_optimizer, resolve_precision, seed_everything, train
 
 CPU = torch.device("cpu")
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from ablate.components import build_task
+from ablate.job.components import build_task
 from ablate.tasks.colorize import luma
 from ablate.tasks.metrics import confusion, psnr_per_image, segmentation_scores, ssim_per_image
 from ablate.tasks.segment import digit_masks

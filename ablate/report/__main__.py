@@ -45,7 +45,7 @@ class _Fail(Exception):
 
 
 def _store(uri: str | None):
-    from ablate.tracking import Tracker, resolve_uri
+    from ablate.tracking.store import Tracker, resolve_uri
 
     uri = resolve_uri(uri, Path.cwd())
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from ablate.report.build import write_report
-    from ablate.tracking import redact
+    from ablate.tracking.store import redact
 
     try:
         tracker = _store(args.tracking_uri)

@@ -15,8 +15,8 @@ from ablate.report.analysis import Section, analyze
 from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
 from ablate.report.search import best_params_section
 from ablate.report.summary import summary
-from ablate.tags import get as tag
-from ablate.tracking import REUSED, Tracker, redact
+from ablate.tracking.store import REUSED, Tracker, redact
+from ablate.tracking.tags import get as tag
 
 _GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
 

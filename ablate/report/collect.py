@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ablate.curves import PER_EPOCH
-from ablate.tags import DATA_SPEC, JOB_LOG
-from ablate.tags import get as tag
-from ablate.tracking import Tracker
+from ablate.config.metrics import PER_EPOCH
+from ablate.tracking.store import Tracker
+from ablate.tracking.tags import DATA_SPEC, JOB_LOG
+from ablate.tracking.tags import get as tag
 
 # swept keys that are not factors: seeds are replicates, task and data get tables of their own
 REPLICATE = "seed"

@@ -1,5 +1,5 @@
 """The interface every task implements. A task is built from `task._target_` (a Task subclass)
-with its own keyword arguments (ablate/components.py); `task.name` labels its report tables."""
+with its own keyword arguments (ablate/job/components.py); `task.name` labels its report tables."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def check(
         )
     settings = Settings.parse(sweeper)
     arms(settings, [o for o in overrides if not o.startswith("hydra")])  # a key both searched and set
-    from ablate.tracking import check_tracking
+    from ablate.tracking.store import check_tracking
 
     reason = check_tracking(storage_url(settings, launch_dir, "preflight", tracking))  # reachable, writable
     if reason:

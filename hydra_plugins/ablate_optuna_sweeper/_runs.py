@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from ablate.report.search import STUDY  # the tag the report finds each arm's study by
-from ablate.tags import DATA_SPEC, HEARTBEAT
+from ablate.tracking.tags import DATA_SPEC, HEARTBEAT
 from hydra_plugins.ablate_optuna_sweeper._settings import Settings
 
 
@@ -20,8 +20,8 @@ class StudyRun:
     """The arm's run, when the sweep has a parent run (Hydra's ablate callback opened one)."""
 
     def __init__(self, name: str, url: str, arm: list[str], label: list[str], settings: Settings) -> None:
-        from ablate.resume import alive_tags
-        from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
+        from ablate.job.resume import alive_tags
+        from ablate.tracking.store import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
 
         self.settings, self.tracker, self.run_id = settings, None, None
         if not (os.environ.get(ENV_PARENT) and os.environ.get(ENV_URI)):
@@ -52,7 +52,7 @@ class StudyRun:
 
     def env(self) -> dict[str, str]:
         """What each trial's job gets: this run as its parent (the trials nest under the arm)."""
-        from ablate.tracking import ENV_PARENT
+        from ablate.tracking.store import ENV_PARENT
 
         return {ENV_PARENT: self.run_id} if self.run_id else {}
 
@@ -114,8 +114,8 @@ class StudyRun:
     def _take(self, source: dict[str, Any], run_id: str) -> None:
         """A trial's run's results into `run_id`: metric histories, params, data spec, provenance
         (once: a rerun that finds them there already copies nothing)."""
-        from ablate.resume import copy_results
-        from ablate.tracking import REUSED
+        from ablate.job.resume import copy_results
+        from ablate.tracking.store import REUSED
 
         if self.tracker.run(run_id)["tags"].get(REUSED) == source["tags"].get(REUSED, source["run_id"]):
             return
@@ -127,7 +127,7 @@ class StudyRun:
     def _sibling(self, run_id: str) -> None:
         """Another replicate of the best trial, as a run beside the arm's (a direct child of the
         sweep's parent), so the report counts the tuned arm's replicates."""
-        from ablate.tracking import REUSED
+        from ablate.tracking.store import REUSED
 
         source = self.tracker.find_run(run_id)
         if source is None:

@@ -58,7 +58,7 @@ def study_name(settings: Settings, config: DictConfig, arm: list[str], swept: se
         return name
     # unresolved (Hydra's own node, e.g. hydra.job.num, exists only per job): what the user wrote
     from ablate.config import flatten
-    from ablate.fingerprint import neutral  # keys that never change what a trial computes
+    from ablate.job.fingerprint import neutral  # keys that never change what a trial computes
 
     tree = OmegaConf.to_container(arm_config, resolve=False, enum_to_str=True)
     flat = flatten({k: v for k, v in tree.items() if k != "hydra"})
@@ -91,8 +91,8 @@ def outcome(settings: Settings, ret: JobReturn) -> tuple[str, float | None, str 
 
 
 def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str]) -> list[Any]:
-    from ablate.hooks import ENV_HOOK
-    from ablate.tracking import ENV_PARENT, ENV_URI
+    from ablate.engine.hooks import ENV_HOOK
+    from ablate.tracking.store import ENV_PARENT, ENV_URI
     from hydra_plugins.ablate_optuna_sweeper._runs import StudyRun
 
     jobs, swept = arms(settings, arguments)
@@ -133,7 +133,7 @@ def _search(settings, study, run, arm, url, distributions, launcher, next_job: i
     import optuna
     from optuna.trial import TrialState
 
-    from ablate.hooks import ENV_HOOK
+    from ablate.engine.hooks import ENV_HOOK
     from hydra_plugins.ablate_optuna_sweeper._trial import trial_hook
 
     prune_metric, sign = settings.pruning_metric() if settings.pruner is not None else (None, 1.0)

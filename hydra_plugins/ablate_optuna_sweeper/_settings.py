@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.curves import PER_EPOCH
+from ablate.config.metrics import PER_EPOCH
 
 KEY = "hydra.sweeper"
 DIRECTIONS = ("minimize", "maximize")

@@ -21,7 +21,7 @@ def storage_url(settings: Settings, launch_dir: Path, name: str, tracking: str |
         slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_")[:120]
         url = f"sqlite:///{(launch_dir / settings.storage_dir / f'{slug}.db').resolve()}"
     else:
-        from ablate.tracking import absolute_sqlite
+        from ablate.tracking.store import absolute_sqlite
 
         url = absolute_sqlite(url, launch_dir)
     if tracking and url == tracking:  # both keep an alembic_version table: they must not share a database

@@ -1,7 +1,7 @@
-"""The job's side of a trial, an epoch hook (ablate/hooks.py): the sweeper sets each job's
+"""The job's side of a trial, an epoch hook (ablate/engine/hooks.py): the sweeper sets each job's
 $ABLATE_EPOCH_HOOK to this class and the trial's encoded spec (through hydra.job.env_set, so
 in-process, joblib and SLURM jobs alike); the job calls it after every epoch: it reports the
-per-epoch metric to the trial and stops the job (ablate.hooks.Pruned) when the pruner says so."""
+per-epoch metric to the trial and stops the job (ablate.engine.hooks.Pruned) when the pruner says so."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from ablate.hooks import hook_spec
+from ablate.engine.hooks import hook_spec
 
 
 def trial_hook(encoded: str) -> str:
@@ -29,7 +29,7 @@ class TrialHook:
     @property
     def tags(self) -> dict[str, Any]:
         """Tags of the job's run: which study and trial it is."""
-        from ablate.tracking import redact
+        from ablate.tracking.store import redact
 
         return {
             "ablate.optuna.study": self.study_name,
@@ -56,7 +56,7 @@ class TrialHook:
         trial = self.trial()
         trial.report(self.sign * values[self.metric], epoch)
         if trial.should_prune():
-            from ablate.hooks import Pruned
+            from ablate.engine.hooks import Pruned
 
             raise Pruned(
                 epoch,

@@ -11,7 +11,7 @@ Here:
   disk, and the cell answers KILLED instead of raising. The job's log file is named on its runs.
 - in the sweep's process (`launch`): every job is waited for; one that never answered (cancelled,
   out of time, its node lost, a failure outside ablate's own handling) has its cell's runs closed
-  from here (`ablate.lost.close_cell`), with its Slurm state, its log file and, when Python
+  from here (`ablate.job.contract.close_cell`), with its Slurm state, its log file and, when Python
   failed, the traceback as a run artifact. The sweep goes on to its report, which shows the hole,
   and the command exits 1 naming the cells. Rerunning the command resumes only those cells.
 - Ctrl-C while waiting cancels the sweep's jobs (each closes its runs KILLED), as it stops a
@@ -71,7 +71,7 @@ class _Finishing(upstream.BaseSubmititLauncher):
         """One cell, inside its job."""
         import submitit
 
-        from ablate.lost import ENV_JOB_LOG
+        from ablate.job.contract import ENV_JOB_LOG
 
         os.environ[ENV_JOB_LOG] = str(submitit.JobEnvironment().paths.stdout)  # its lines, its failures
         for sig in _WHY:  # after submitit's own handlers, which ignore SIGTERM
@@ -99,7 +99,7 @@ class _Finishing(upstream.BaseSubmititLauncher):
             with contextlib.redirect_stderr(said):
                 jobs = executor.map_array(self, *zip(*params, strict=True))
         except Exception as exc:  # noqa: BLE001 - sbatch refused the array (a partition, an account, a limit)
-            from ablate.lost import abandon_sweep
+            from ablate.job.contract import abandon_sweep
 
             lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
             abandon_sweep(f"hydra/launcher={self._EXECUTOR}: the jobs were not submitted: {lines[-1]}")
@@ -157,8 +157,8 @@ class _Finishing(upstream.BaseSubmititLauncher):
               failure: Exception | None = None) -> JobReturn:  # fmt: skip
         """Close the cell of a job that never answered: KILLED with its Slurm state, or FAILED with
         the traceback submitit kept; say so on the sweep's console."""
-        from ablate.lost import close_cell
-        from ablate.tracking import redact
+        from ablate.job.contract import close_cell
+        from ablate.tracking.store import redact
 
         last = str(failure).strip().splitlines()[-1] if failure is not None and str(failure).strip() else ""
         reason = f"{self._EXECUTOR} job {job.job_id} {state}" + (f": {last}" if last else "")

@@ -15,8 +15,8 @@ import numpy as np
 from mlflow.entities import Metric, Param
 from PIL import Image
 
-from ablate.tags import DATA_SPEC
-from ablate.tracking import Tracker
+from ablate.tracking.store import Tracker
+from ablate.tracking.tags import DATA_SPEC
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 FILES = ("report.md", "results.csv", "cells.csv", "effects.csv", "results.json")

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from ablate.config import Config
-from ablate.replicate import Replicate
+from ablate.job.replicate import Replicate
 
 # replicates packed at once when trainer.pack=auto: what the measurements favour per device type
 # (deterministic: never sized from free memory, which would change the numbers between runs)
@@ -70,7 +70,7 @@ class Cell:
 
     def packed(self, group: list[Replicate], hook: Callable | None) -> dict[int, dict[str, Any]]:
         """The group trained as one vectorized model (or one by one, if the model cannot be)."""
-        from ablate.packed_loop import PackedRun
+        from ablate.engine.packed import PackedRun
 
         try:
             models = [rep.build_model(self.task, self.data, self.device) for rep in group]

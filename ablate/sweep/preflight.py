@@ -3,7 +3,7 @@
 Hydra composes each job only when the launcher reaches it, and reports a bad value in several
 lines. Here every job of the sweep is composed up front with Hydra's own parser and compose
 API, converted to the typed schema (types and ranges checked), each component checked against
-its `_target_` (ablate/components.py), and the components cross-checked: the task against the
+its `_target_` (ablate/job/components.py), and the components cross-checked: the task against the
 data, the model built on the meta device for the data's size. A sweeper's own settings are
 checked by the sweeper (its class's `preflight`, found through its `_target_`). The first problem
 becomes one line naming the key and what is allowed; the caller exits non-zero before a run or a
@@ -24,13 +24,13 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from ablate import components
 from ablate.config import BROKEN_SWEEPS, ConfigError, flatten, to_object
 from ablate.data import eval_too_small
-from ablate.errors import failing_key, one_line
-from ablate.fingerprint import neutral
-from ablate.launch_dir import check_folders
-from ablate.tracking import check_tracking, resolve_uri
+from ablate.job import components
+from ablate.job.fingerprint import neutral
+from ablate.sweep.errors import failing_key, one_line
+from ablate.tracking.store import check_tracking, resolve_uri
+from ablate.util.launch_dir import check_folders
 
 CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
 SMALL_FRACTION = 0.05  # an eval fraction below this is checked before the run (data loaded here)

@@ -19,15 +19,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.console import arm_factors, key_metrics, sweep_description, sweep_table
-from ablate.fingerprint import code_version, neutral
-from ablate.parallel import forward_env
-from ablate.redaction import redact_files
-from ablate.resume import alive_tags, mark_orphans
-from ablate.store_uri import ui_links
-from ablate.tags import DATA_SPEC
-from ablate.tags import get as tag
-from ablate.tracking import (
+from ablate.job.fingerprint import code_version, neutral
+from ablate.job.resources import forward_env
+from ablate.job.resume import alive_tags, mark_orphans
+from ablate.sweep.console import arm_factors, key_metrics, sweep_description, sweep_table
+from ablate.tracking.store import (
     ENV_EXPERIMENT,
     ENV_PARENT,
     ENV_URI,
@@ -39,7 +35,11 @@ from ablate.tracking import (
     resolve_uri,
     store_fault,
 )
-from ablate.ui_view import view_state
+from ablate.tracking.tags import DATA_SPEC
+from ablate.tracking.tags import get as tag
+from ablate.tracking.ui_view import view_state
+from ablate.tracking.uri import ui_links
+from ablate.util.redaction import redact_files
 
 ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
 
@@ -190,8 +190,8 @@ def _fail(message: str, code: int) -> None:
 
 def log_baselines(tracker: Tracker, parent: str, children: list[dict], config: DictConfig) -> None:
     """k-means purity on raw pixels of each labelled dataset the sweep used, once per sweep."""
-    from ablate.components import load_split
     from ablate.evaluate import cluster_quality
+    from ablate.job.components import load_split
 
     specs = {tag(c["tags"], DATA_SPEC) for c in children if c["status"] == "FINISHED"} - {None}  # data that loaded
     done = tracker.run(parent)["tags"]

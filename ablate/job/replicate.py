@@ -20,18 +20,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from ablate import claims, components, figures, resume
 from ablate.config import Config
-from ablate.console import KEY_METRICS, run_description
+from ablate.engine.hooks import Pruned
+from ablate.engine.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
 from ablate.evaluate import cluster_quality
-from ablate.fingerprint import code_version, data_hash, fingerprint
-from ablate.hooks import Pruned
-from ablate.job_env import Where
-from ablate.lost import job_log_tag
+from ablate.job import components, figures, resume
+from ablate.job.contract import job_log_tag
+from ablate.job.env import Where
+from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.models import count_parameters
-from ablate.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
-from ablate.tracking import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
-from ablate.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
+from ablate.sweep.console import KEY_METRICS, run_description
+from ablate.tracking.store import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
+from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
+from ablate.util import locks as claims
 
 
 class Replicate:
@@ -43,7 +44,7 @@ class Replicate:
         self.where, self.out_dir, self.name, self.tags = where, out_dir, name, tags
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
-        self.hold = None  # this process's claim on the replicate (ablate/claims.py)
+        self.hold = None  # this process's claim on the replicate (ablate/util/locks.py)
         self.ended = self.reopened = False
         self.resumed_epoch: int | None = None  # the checkpoint's epoch it went on from (its own, or its pack's)
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean

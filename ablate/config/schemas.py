@@ -4,7 +4,7 @@ A component's YAML lists its schema first (`defaults: [/schema/model/unet@_here_
 Hydra types the node: a misspelt key or a wrong type fails at compose, and each `__post_init__`
 checks ranges when `ablate.config.to_object` converts the config. A component without a schema
 (a researcher's own, from outside this package) is checked against its `_target_`'s signature
-instead (ablate/components.py). Values live in conf/*.yaml; these are the types and defaults.
+instead (ablate/job/components.py). Values live in conf/*.yaml; these are the types and defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from ablate.config import ConfigError, positive, within
+from ablate.config.checks import ConfigError, positive, within
 
 MAX_WIDTH = 1 << 16  # channels or units per layer: larger is a typo
 
@@ -44,7 +44,7 @@ class TaskConfig:
 
 @dataclass
 class DataConfig:
-    """The keys every dataset has (ablate.components.DATA_KEYS): what validation needs before
+    """The keys every dataset has (ablate.job.components.DATA_KEYS): what validation needs before
     anything is loaded, and the fixed train/eval split. A loader gets those its signature names."""
 
     _target_: str = MISSING  # a loader: a function (or class) returning an ImageSet or a (train, eval) pair

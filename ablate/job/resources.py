@@ -127,7 +127,7 @@ def forward_env(config: Any, env: dict[str, str]) -> None:
     they inherit, which is right for every worker process started for this sweep."""
     from omegaconf import open_dict, read_write
 
-    from ablate.tracking import redact
+    from ablate.tracking.store import redact
 
     lines = [
         f"++hydra.job.env_set.{key}='{value}'"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ablate import resume
-from ablate.components import as_dict, data_spec, load_split
 from ablate.config import flatten, to_object
-from ablate.fingerprint import code_version, data_hash, fingerprint
-from ablate.preflight import JobSpec
-from ablate.tags import get as tag
-from ablate.tracking import Tracker, resolve_uri
+from ablate.job import resume
+from ablate.job.components import as_dict, data_spec, load_split
+from ablate.job.fingerprint import code_version, data_hash, fingerprint
+from ablate.sweep.preflight import JobSpec
+from ablate.tracking.store import Tracker, resolve_uri
+from ablate.tracking.tags import get as tag
 
 OVERHEAD_S = 5.0  # per job: start-up, data, k-means, artifacts (measured on a 2-core CPU)
 # with no earlier run to learn from: seconds per replicate-epoch per training image-pixel, measured

@@ -11,7 +11,7 @@ What the framework adds at build time, because only it knows:
 - a task gets its own keys; `name` is the label of its tables in the report.
 
 Before anything runs, every key of a component is checked: against its schema where its YAML
-lists one (Hydra types the node: ablate/schemas.py), and always against the `_target_`'s
+lists one (Hydra types the node: ablate/config/schemas.py), and always against the `_target_`'s
 signature, so an external component's typo is one line naming the key and the allowed ones.
 """
 
@@ -29,9 +29,9 @@ from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import OmegaConf
 
 from ablate.config import Config, ConfigError
-from ablate.schemas import DataConfig
+from ablate.config.schemas import DataConfig
 
-# the keys every dataset node has (ablate.schemas.DataConfig): read by the framework; a dataset
+# the keys every dataset node has (ablate.config.schemas.DataConfig): read by the framework; a dataset
 # without a schema must set the first ones, and may leave the split's (defaults from DataConfig)
 DATA_KEYS = tuple(f.name for f in dataclasses.fields(DataConfig) if f.name != "_target_")
 DATA_REQUIRED = ("channels", "image_size", "labelled")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ablate.tracking import redact
+from ablate.tracking.store import redact
 
 DONE = ("FINISHED", "SKIPPED")
 

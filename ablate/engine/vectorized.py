@@ -14,7 +14,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ablate.data import ImageSet
-from ablate.train import autocast
+from ablate.engine.train import autocast
 
 
 class Stack:

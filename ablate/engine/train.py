@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ablate import checkpoint
 from ablate.data import ImageSet
-from ablate.progress import Progress
+from ablate.engine import checkpoint
+from ablate.engine.progress import Progress
 from ablate.tasks import Task
 
 

@@ -13,8 +13,8 @@ import os
 import sys
 from typing import NoReturn
 
-from ablate.tags import JOB_LOG, TRACEBACK
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
+from ablate.tracking.store import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
+from ablate.tracking.tags import JOB_LOG, TRACEBACK
 
 # the job's own log file (what it printed), set by the launcher inside the job (tag ablate.job_log)
 ENV_JOB_LOG = "ABLATE_JOB_LOG"

@@ -1,6 +1,6 @@
 """What Hydra tells a job about where it runs, and the files Hydra saved for it.
 
-Read once at the top of `ablate.run.run`. Below it only ablate/parallel.py asks Hydra (for the
+Read once at the top of `ablate.job.run.run`. Below it only ablate/job/resources.py asks Hydra (for the
 launcher's settings and the job number, when it gives the job its GPU and threads).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.redaction import redact_files
+from ablate.util.redaction import redact_files
 
 
 @dataclass

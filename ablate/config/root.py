@@ -18,9 +18,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-
-class ConfigError(ValueError):
-    """A bad config value; the message is one line naming the key and what is allowed."""
+from ablate.config.checks import ConfigError, positive, within
+from ablate.config.schemas import register_schemas
 
 
 class Device(Enum):
@@ -37,17 +36,6 @@ class Optimizer(Enum):
 class KMeansBackend(Enum):
     sklearn = "sklearn"
     torch = "torch"  # ablate.evaluate.kmeans_torch: all seeds x restarts batched, on the trainer's device
-
-
-def positive(key: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):  # nan compares False to everything
-        raise ConfigError(f"{key}={value} is not allowed: it must be a finite number > 0")
-
-
-def within(key: str, value: float, low: float, high: float) -> None:
-    """`value` in [low, high], finite: one line naming the key and the range otherwise."""
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ConfigError(f"{key}={value} is not allowed (allowed: {low:g} to {high:g})")
 
 
 # upper bounds that catch a typo (epochs=99999999999999999999) before it trains for ever
@@ -70,11 +58,11 @@ class TrainerConfig:
     snapshots: int = 16  # fixed eval images shown in the reconstruction grids
     progress: bool = True
     checkpoint: bool = True  # rewrite <tracking.checkpoint_dir>/<fingerprint>/last.pt after each epoch
-    # speed (ablate/train.py, measured in reports/benchmarks.md)
+    # speed (ablate/engine/train.py, measured in reports/benchmarks.md)
     precision: str = "auto"  # autocast: auto = bf16 on CUDA, fp32 on the CPU; or fp32, bf16
     channels_last: bool = False  # NHWC tensors: no layout reorders around oneDNN / cuDNN convolutions
     compile: bool = False  # torch.compile the model (first epoch pays the compilation, cached on disk)
-    # replicates trained at once as one vectorized model (ablate/pack.py): auto, or at most this many;
+    # replicates trained at once as one vectorized model (ablate/job/cell.py): auto, or at most this many;
     # 1 trains them one after another (the plain loop). Never sized from free memory: same numbers
     pack: Any = "auto"
 
@@ -133,8 +121,8 @@ MAX_REPLICATES = 10_000
 class Config:
     seed: int = 0  # the first training seed: a job trains seed, seed + 1, ..., seed + replicates - 1
     replicates: int = 3  # training seeds per grid cell, each a run of its own
-    # components: a `_target_` and its own keyword arguments (typed by a schema in ablate/schemas.py
-    # where the YAML lists one, else checked against the target's signature: ablate/components.py)
+    # components: a `_target_` and its own keyword arguments (typed by a schema in ablate/config/schemas.py
+    # where the YAML lists one, else checked against the target's signature: ablate/job/components.py)
     model: Any = MISSING
     data: Any = MISSING
     task: Any = MISSING
@@ -192,7 +180,6 @@ BROKEN_SWEEPS: dict[str, str] = {}
 
 def register_configs() -> None:
     """Register the schema, and every named study in sweeps/ as an option of the `sweep` group."""
-    from ablate.schemas import register_schemas  # they import this module's ConfigError
 
     cs = ConfigStore.instance()
     cs.store(name="ablate_schema", node=_Schema)

@@ -17,12 +17,12 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from ablate.claims import held
-from ablate.launch_dir import unwritable
-from ablate.redaction import redact, short_reason  # importing it also installs the log filter
-from ablate.store_uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: F401 - also MLflow's env defaults
-from ablate.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: F401
-from ablate.tags import get as tag
+from ablate.tracking.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: F401
+from ablate.tracking.tags import get as tag
+from ablate.tracking.uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: F401 - also MLflow's env defaults
+from ablate.util.launch_dir import unwritable
+from ablate.util.locks import held
+from ablate.util.redaction import redact, short_reason  # importing it also installs the log filter
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI: training runs, not GenAI
 PARENT_TAG = "mlflow.parentRunId"

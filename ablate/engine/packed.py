@@ -1,4 +1,4 @@
-"""The epochs of a pack: its replicates trained as one vectorized model (ablate/vectorized.py),
+"""The epochs of a pack: its replicates trained as one vectorized model (ablate/engine/vectorized.py),
 each evaluated, logged and judged on its own after every epoch, and the pack's checkpoint.
 
 The checkpoint is one file for the whole pack (written to a temporary file and renamed), so a
@@ -19,12 +19,13 @@ from typing import Any
 
 import torch
 
-from ablate import checkpoint, resume
-from ablate.hooks import Pruned
-from ablate.progress import Progress
-from ablate.replicate import Replicate
-from ablate.train import History, NonFiniteLoss, evaluate, make_optimizer, on_device, resolve_precision
-from ablate.vectorized import Stack, train_epoch
+from ablate.engine import checkpoint
+from ablate.engine.hooks import Pruned
+from ablate.engine.progress import Progress
+from ablate.engine.train import History, NonFiniteLoss, evaluate, make_optimizer, on_device, resolve_precision
+from ablate.engine.vectorized import Stack, train_epoch
+from ablate.job import resume
+from ablate.job.replicate import Replicate
 
 
 class PackedRun:
@@ -112,7 +113,7 @@ class PackedRun:
             values = {"train_loss": losses[r], "eval_loss": ev.loss, **ev.quality}
             rep.on_epoch(model, cell.task, cell.shown, cell.device)(epoch, values)
         if hook is not None and self.live:
-            from ablate.pack import mean_of
+            from ablate.job.cell import mean_of
 
             last = self.group[self.live[-1]]
             mean_of([self.group[r] for r in self.live], hook)(epoch, last.epochs[epoch])

@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ablate import checkpoint
-from ablate.tags import HEARTBEAT, HOST, PID
-from ablate.tags import get as tag
-from ablate.tracking import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, Tracker
+from ablate.engine import checkpoint
+from ablate.tracking.store import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, Tracker
+from ablate.tracking.tags import HEARTBEAT, HOST, PID
+from ablate.tracking.tags import get as tag
 
 STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
 

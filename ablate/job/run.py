@@ -3,8 +3,8 @@ train -> evaluate -> track, for each of the cell's replicates (training seeds).
 
 `run(cfg)` is what `python -m ablate` calls for every job. It reads the config once (Hydra's
 objects stop here; every stage below takes plain values) and opens one MLflow run per replicate
-(ablate/replicate.py). The data and the task are made once for the cell; the replicates then
-train one after another or packed into one vectorized model (ablate/pack.py). A job never raises
+(ablate/job/replicate.py). The data and the task are made once for the cell; the replicates then
+train one after another or packed into one vectorized model (ablate/job/cell.py). A job never raises
 inside a sweep: each run ends with the status it earned and the sweep goes on.
 """
 
@@ -21,18 +21,20 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from ablate import components, console, pack
 from ablate.config import Config, ConfigError, flatten, to_object
 from ablate.data import eval_too_small
-from ablate.fingerprint import neutral
-from ablate.hooks import epoch_hook
-from ablate.job_env import Where, hydra_job, plain_config, redact_saved_config
-from ablate.lost import end_run, job_log_tag
-from ablate.parallel import assign_resources
-from ablate.replicate import Replicate, start_tags
-from ablate.resume import mark_orphans
-from ablate.tracking import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_experiment, redact
-from ablate.train import resolve_device
+from ablate.engine.hooks import epoch_hook
+from ablate.engine.train import resolve_device
+from ablate.job import cell as pack
+from ablate.job import components
+from ablate.job.contract import end_run, job_log_tag
+from ablate.job.env import Where, hydra_job, plain_config, redact_saved_config
+from ablate.job.fingerprint import neutral
+from ablate.job.replicate import Replicate, start_tags
+from ablate.job.resources import assign_resources
+from ablate.job.resume import mark_orphans
+from ablate.sweep import console
+from ablate.tracking.store import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_experiment, redact
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

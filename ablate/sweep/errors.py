@@ -14,8 +14,8 @@ from hydra.errors import MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from ablate import components
 from ablate import config as schema
+from ablate.job import components
 
 
 def _schema_type(full_key: str, base: DictConfig | None) -> typing.Any:

@@ -1,0 +1,21 @@
+"""The range checks every schema's __post_init__ uses, and the error they raise: one line naming
+the key and what is allowed."""
+
+from __future__ import annotations
+
+import math
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message is one line naming the key and what is allowed."""
+
+
+def positive(key: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):  # nan compares False to everything
+        raise ConfigError(f"{key}={value} is not allowed: it must be a finite number > 0")
+
+
+def within(key: str, value: float, low: float, high: float) -> None:
+    """`value` in [low, high], finite: one line naming the key and the range otherwise."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(f"{key}={value} is not allowed (allowed: {low:g} to {high:g})")
