@@ -29,7 +29,7 @@ from ablate.job.contract import job_log_tag
 from ablate.job.env import Where
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.models import count_parameters
-from ablate.sweep.console import KEY_METRICS, run_description
+from ablate.tracking.describe import KEY_METRICS, run_description
 from ablate.tracking.store import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
 from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
 from ablate.util import locks as claims

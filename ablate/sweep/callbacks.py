@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from ablate.job.fingerprint import code_version, neutral
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
-from ablate.sweep.console import arm_factors, key_metrics, sweep_description, sweep_table
+from ablate.sweep.console import arm_factors, key_metrics, sweep_table
+from ablate.tracking.describe import sweep_description
 from ablate.tracking.store import (
     ENV_EXPERIMENT,
     ENV_PARENT,
