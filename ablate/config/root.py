@@ -129,6 +129,10 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    # the study's claims and reference tables (ablate/config/claims.py; conf/claims/NAME.yaml): read by
+    # preflight and the report, stored with the sweep's parent run, never part of a run's params
+    claims: Any = field(default_factory=dict)
+    references: Any = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         within("replicates", self.replicates, 1, MAX_REPLICATES)
@@ -206,12 +210,19 @@ def load_sweeps(folder) -> dict[str, DictConfig]:
     return nodes
 
 
+# the study's keys: what the runs are judged by, never what they compute (stored with the sweep)
+STUDY_KEYS = ("claims", "references")
+
+
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
-    """{'model.skip': True, ...} from a nested dict or config (lists kept whole)."""
+    """{'model.skip': True, ...} from a nested dict or config (lists kept whole); the study's keys
+    (claims, references) left out: they are not a run's settings."""
     if not isinstance(cfg, dict):
         cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True) if OmegaConf.is_config(cfg) else cfg
     out: dict[str, Any] = {}
     for key, value in cfg.items():
+        if not prefix and key in STUDY_KEYS:
+            continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(flatten(value, f"{name}."))

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ablate.config.metrics import CLUSTERING, Registry
 from ablate.report import claims
 from ablate.report.collect import GROUPS, Study, natural
 from ablate.report.effects import Effect, Grid, effects, grid
-from ablate.report.tables import CLUSTER, EFFECTS, present
+from ablate.report.references import Lookup
+from ablate.report.tables import present
 
 
 @dataclass
@@ -20,7 +22,9 @@ class Section:
     grid: Grid
     baseline: dict[str, float] | None  # raw-pixel k-means scores of this dataset, if logged
     effects: list[Effect]
-    claims: list[dict]
+    claims: list[dict]  # each judged claim (claims.Judged.as_dict)
+    reg: Registry
+    refs: Lookup | None  # the reference table that covers this task and dataset, if any
 
     @property
     def tag(self) -> str:
@@ -37,7 +41,7 @@ def baseline(parent: dict, data: str) -> dict[str, float] | None:
             continue
         if suffix == "" and tags.get("ablate.baseline_data", data) != data:
             continue
-        return {k: metrics[f"baseline_{k}{suffix}"] for k in CLUSTER if f"baseline_{k}{suffix}" in metrics}
+        return {k: metrics[f"baseline_{k}{suffix}"] for k in CLUSTERING if f"baseline_{k}{suffix}" in metrics}
     return None
 
 
@@ -50,7 +54,10 @@ def analyze(study: Study) -> list[Section]:
         rows = study.runs[(study.runs[GROUPS[0]] == task) & (study.runs[GROUPS[1]] == data)]
         g = grid(rows, study.factors)
         base = baseline(study.parent, str(data))
-        found = effects(g, present(g, EFFECTS), base)
-        verdicts = claims.verdicts(found, g, str(task), str(data))
-        sections.append(Section(str(task), str(data), rows, g, base, found, verdicts))
+        reg = study.metrics
+        found = effects(g, present(g, reg.names(tested=True)), base)
+        refs = Lookup.find(study.references, str(task), str(data), "purity_mean")
+        scope = claims.Scope(str(task), str(data), g, found, refs, reg)
+        judged = [j.as_dict() for j in claims.verdicts(study.claims, scope)]
+        sections.append(Section(str(task), str(data), rows, g, base, found, judged, reg, refs))
     return sections

@@ -10,9 +10,9 @@ import re
 import shutil
 from pathlib import Path
 
-from ablate.report import article, export, figures, markdown, tables
+from ablate.report import export, figures, markdown, tables
 from ablate.report.analysis import Section, analyze
-from ablate.report.collect import CURVES, REPLICATE, Study, collect, natural
+from ablate.report.collect import REPLICATE, Study, collect, natural
 from ablate.report.search import best_params_section
 from ablate.report.summary import summary
 from ablate.tracking.store import REUSED, Tracker, redact
@@ -28,7 +28,7 @@ def _slug(text: str) -> str:
 def _clustering(s: Section, study: Study, out: Path) -> list[str]:
     params = study.parent["params"]
     lines = ["### Latent clustering (k-means purity, NMI, ARI on the eval split)", ""]
-    lines += tables.clustering(s.grid, s.task, s.data, s.baseline) + [""]
+    lines += tables.clustering(s.grid, s.reg, s.refs, s.baseline) + [""]
     lines += [
         f"k-means: K = number of classes, {params.get('kmeans_seeds', '?')} seeds × n_init "
         f"{params.get('n_init', '?')} on the same features. 'purity mean' is mean ± std over training seeds "
@@ -37,8 +37,8 @@ def _clustering(s: Section, study: Study, out: Path) -> list[str]:
         "'n' counts finished training runs.",
         "",
     ]
-    if any(article.reference(c.values, s.task, s.data) for c in s.grid.cells):
-        lines += [f"Article column: {article.NOTE}.", ""]
+    if s.refs and any(s.refs.cell(c.values) for c in s.grid.cells):
+        lines += [f"{s.refs.table.label.capitalize()} column: {s.refs.table.note}.", ""]
     cells = [c for c in s.grid.cells if c.n]
     sums = [tables.summaries(c, ["purity_mean", "purity_std"]) for c in cells]
     means = [x["purity_mean"]["mean"] for x in sums]
@@ -66,7 +66,7 @@ def _clustering(s: Section, study: Study, out: Path) -> list[str]:
 
 def _curves(s: Section, study: Study, out: Path) -> list[str]:
     lines = []
-    for metric in ("eval_loss", *CURVES[2:]):
+    for metric in (m for m in s.reg.names(per_epoch=True) if m != "train_loss"):
         series = {}
         for cell in s.grid.cells:
             runs = [study.curves.get(r, {}).get(metric) for r in cell.finished["run_id"]]
@@ -74,7 +74,7 @@ def _curves(s: Section, study: Study, out: Path) -> list[str]:
                 series[figures.short(cell.values)] = runs
         if not any(len(r) > 1 for runs in series.values() for r in runs):
             continue  # only a final value: no curve to draw
-        name = tables.NAMES.get(metric, metric.replace("_", " "))
+        name = s.reg.get(metric).heading
         path = figures.curves(series, name, f"{s.task} on {s.data}: {name}", out / f"{metric}_{s.tag}.png")
         lines += [f"![{metric}]({path.name})", ""]
     if lines:
@@ -123,8 +123,8 @@ def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]
     lines = [f"## {s.task} on {s.data}", ""]
     if "purity_mean" in tables.present(s.grid, ("purity_mean",)) or s.baseline:
         lines += _clustering(s, study, out)
-    lines += ["### Output quality (mean ± std over training seeds)", "", *tables.quality(s.grid), ""]
-    lines += ["### Cost", "", *tables.cost(s.grid), ""]
+    lines += ["### Output quality (mean ± std over training seeds)", "", *tables.quality(s.grid, s.reg), ""]
+    lines += ["### Cost", "", *tables.cost(s.grid, s.reg), ""]
     lines += [
         "Cost: one epoch of the training loop (training and eval-loss passes) per replicate, in CPU process "
         "time on a CPU (other jobs on the machine do not inflate it; a pack's time is shared by its replicates), "
@@ -141,7 +141,7 @@ def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]
             "### Effects (differences of cell means; paired t over shared training seeds, else Welch; "
             "Holm within each metric)",
             "",
-            *tables.effects(s.effects),
+            *tables.effects(s.effects, s.reg),
             "",
         ]
     return lines + _curves(s, study, out) + _progress(s, study, tracker, out)
@@ -178,9 +178,9 @@ def render(study: Study, sections: list[Section], tracker: Tracker, out: Path, c
             "Means carry ± std over training seeds (ddof = 1) and 95% t intervals; effects are differences of "
             "cell means with 95% intervals, tested with a paired t over the training seeds the cells share "
             "(Welch where they share fewer than two), Holm-corrected within each metric of a task and dataset. "
-            "A claim is supported when its effects point the article's way and the corrected test rejects at "
-            "0.05; not supported when they point reliably the other way or the interval excludes the article's "
-            "own effect size; otherwise inconclusive at this n."
+            "A declared claim is supported when its effects point the declared way and the corrected test rejects "
+            "at 0.05; not supported when they point reliably the other way or the interval excludes the reference "
+            "size (declared, or computed on a reference table); otherwise inconclusive at this n."
         )
     else:
         lines.append(

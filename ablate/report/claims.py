@@ -1,14 +1,18 @@
-"""The article's three claims as verdicts on the effects table (the article: the 2019 blog article
-"U-Net as an autoencoder (from self-reconstruction to colorizing grayscale images)").
+"""Verdicts on a study's declared claims (ablate/config/claims.py), read off the effects table, so
+every number a verdict quotes is in a table. This docstring is where the rules are written down.
 
-With article.py the only code that knows the names skip and bottleneck. Each verdict reads
-effects already in the report's effects table, so every number it quotes is in a table.
+Which claims a section judges: those whose `where` covers its task and dataset and whose factors
+are all factors of the section's grid, with the levels the claim names (a claim that cannot be
+tested by this sweep is left out; preflight refuses it before anything runs unless it is
+`optional`). Claims are numbered in declaration order among those judged.
 
-Rule per deciding effect: supported when its direction matches the claim and the Holm-corrected
-test rejects at 0.05; not supported when it is reliably opposite (the corrected test rejects the
-other way), or its whole 95% CI falls short of the article's own effect size (MNIST autoencoding,
-where the article has one); inconclusive otherwise, and always at n < 2 per cell.
-A claim is supported when all its effects are, not supported when any is.
+Rule per deciding effect: **supported** when its direction matches the claim and the
+Holm-corrected test rejects at 0.05; **not supported** when it is reliably opposite (the corrected
+test rejects the other way), or its whole 95% CI falls short of the reference size (declared as
+`reference`, or computed on a reference table that covers the section); **inconclusive**
+otherwise, and always at n < 2 per cell. A claim is supported when all its effects are, not
+supported when any is. Holm families: one per metric of a section, over every effect the report
+estimates for that metric (ablate/report/effects.py), whatever the claims.
 """
 
 from __future__ import annotations
@@ -16,96 +20,85 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ablate.report import article
-from ablate.report.collect import EARLY
+from ablate.config.claims import Claim, Deciding, same_level
+from ablate.config.metrics import Registry
 from ablate.report.effects import Effect, Grid
+from ablate.report.references import Lookup
 from ablate.report.stats import ALPHA
-from ablate.report.tables import NAMES, fmt, fmt_p, signed
-
-SKIP, BOTTLENECK = "model.skip", "model.bottleneck"
-PURITY, LOSS = "purity_mean", "final_eval_loss"
+from ablate.report.tables import fmt_p, signed
 
 
 @dataclass
-class Need:
-    """One deciding effect: which, the claimed sign, and the article's size where it has one."""
+class Judged:
+    """One claim's verdict in one section, and the line the summary prints."""
 
-    metric: str
-    kind: str  # an Effect kind: 'main' | 'simple' | 'interaction' | 'baseline'
-    factor: str
-    given: dict[str, bool]
-    sign: int
-    size: float | None = None
-    optional: bool = False  # decides when the report has it (a raw-pixel baseline was logged)
+    number: int
+    claim: Claim
+    verdict: str  # supported | not supported | inconclusive
+    n: int  # training seeds: the smallest n among the deciding effects
+    line: str
 
-
-def _article_sizes() -> dict[str, float]:
-    p = {k: v[0] for k, v in article.PURITY.items()}
-    return {
-        "bottleneck|no skip": p[(False, True)] - p[(False, False)],
-        "plain bottleneck|raw": p[(False, True)] - article.RAW_PIXELS[0],
-        "skip|bottleneck": p[(True, True)] - p[(False, True)],
-        "interaction": (p[(True, True)] - p[(False, True)]) - (p[(True, False)] - p[(False, False)]),
-    }
-
-
-CLAIMS = {
-    1: "skips make training much faster and outputs much sharper",
-    2: "a plain AE's dense bottleneck is what makes its latent features cluster well",
-    3: "skips + bottleneck together destroy the latent's usefulness",
-}
+    def as_dict(self) -> dict:
+        c = self.claim
+        return {
+            "claim": self.number,
+            "id": c.id,
+            "text": c.says,
+            "verdict": self.verdict,
+            "n": self.n,
+            "line": self.line,
+        }
 
 
-def _needs(claim: int, with_sizes: bool) -> list[Need]:
-    s = _article_sizes() if with_sizes else {}
-    if claim == 1:  # lower loss after the first epoch (faster) and at the end (sharper)
-        return [Need(EARLY, "main", SKIP, {}, -1), Need(LOSS, "main", SKIP, {}, -1)]
-    if claim == 2:  # the plain AE with a bottleneck clusters better than without, and than raw pixels
-        return [
-            Need(PURITY, "simple", BOTTLENECK, {SKIP: False}, +1, s.get("bottleneck|no skip")),
-            Need(PURITY, "baseline", "", {SKIP: False, BOTTLENECK: True}, +1, s.get("plain bottleneck|raw"), True),
-        ]
-    return [
-        Need(PURITY, "simple", SKIP, {BOTTLENECK: True}, -1, s.get("skip|bottleneck")),
-        Need(PURITY, "interaction", SKIP, {}, -1, s.get("interaction")),
-    ]
+def _level(g: Grid, factor: str, declared: object) -> str | None:
+    """The grid's level (as logged) that a declared level names."""
+    return next((v for v in g.levels.get(factor, []) if same_level(declared, v)), None)
 
 
-def _bool_levels(g: Grid, factor: str) -> dict[bool, str] | None:
-    levels = g.levels.get(factor, [])
-    found = {str(v).strip().lower(): v for v in levels}
-    if len(levels) != 2 or set(found) != {"true", "false"}:
-        return None
-    return {True: found["true"], False: found["false"]}
+def testable(claim: Claim, g: Grid) -> bool:
+    """Every factor of the claim is a factor of the grid with every level the claim names."""
+    for effect in claim.effects:
+        for factor, named in effect.levels().items():
+            if factor not in g.factors or any(_level(g, factor, v) is None for v in named):
+                return False
+    return True
 
 
-def _find(effects: list[Effect], g: Grid, need: Need) -> tuple[Effect, int] | None:
-    """The effect and +1/-1 for how its (high − low) maps onto (True − False)."""
-    lv = {f: _bool_levels(g, f) for f in (SKIP, BOTTLENECK)}
+def _find(effects: list[Effect], g: Grid, d: Deciding) -> tuple[Effect, int] | None:
+    """The effect deciding `d`, and +1/-1 for how its (high − low) maps onto the declared (to − from)."""
 
-    def orient(factor: str, high: str) -> int:
-        return 1 if high == lv[factor][True] else -1
+    def orient(factor: str, high: str, to: object) -> int:
+        return 1 if same_level(to, high) else -1
 
-    given = {k: lv[k][v] for k, v in need.given.items()}
     for e in effects:
-        if e.metric != need.metric or e.kind != need.kind:
+        if e.metric != d.metric or e.kind != d.kind:
             continue
-        if e.kind == "interaction" and {e.factor, e.other} == {SKIP, BOTTLENECK}:
-            # the interaction contrast is symmetric in its two factors: orient both
-            return e, orient(e.factor, g.levels[e.factor][1]) * orient(e.other, g.levels[e.other][1])
-        if e.kind == "baseline" and e.given == given:
-            return e, 1
-        if e.factor == need.factor and e.given == given:
-            return e, orient(e.factor, e.high)
+        if d.kind == "baseline":
+            given = {k: _level(g, k, v) for k, v in d.cell.items()}
+            if all(e.given.get(k) == v for k, v in given.items()):
+                return e, 1
+            continue
+        c = d.change
+        if d.kind == "interaction":
+            o = d.other
+            if {e.factor, e.other} == {c.factor, o.factor}:  # symmetric in its two factors: orient both
+                return e, orient(c.factor, g.levels[c.factor][1], c.high) * orient(
+                    o.factor, g.levels[o.factor][1], o.high
+                )
+            continue
+        pair = {_level(g, c.factor, c.low), _level(g, c.factor, c.high)}
+        given = {k: _level(g, k, v) for k, v in d.within.items()}
+        if e.factor == c.factor and {e.low, e.high} == pair and e.given == given:
+            return e, orient(c.factor, e.high, c.high)
     return None
 
 
-def _judge(e: Effect, orient: int, need: Need) -> tuple[str, str]:
+def _judge(e: Effect, orient: int, d: Deciding, size: float | None, source: str, reg: Registry) -> tuple[str, str]:
     t = e.test
     est, lo, hi = (orient * t.estimate, *sorted((orient * t.ci_low, orient * t.ci_high)))
-    text = f"{e.label} on {NAMES.get(e.metric, e.metric)} = {signed(t.estimate, e.metric)}"
+    text = f"{e.label} on {reg.label(e.metric)} = {signed(reg, t.estimate, e.metric)}"
     if math.isfinite(t.ci_low):
-        text += f" [{fmt(t.ci_low, e.metric)}, {fmt(t.ci_high, e.metric)}]"
+        text += f" [{reg.show(e.metric, t.ci_low)}, {reg.show(e.metric, t.ci_high)}]"
     if t.tested:
         p = fmt_p(t.p_holm)
         text += f", {t.kind}, p (Holm) {p if p.startswith('<') else '= ' + p}"
@@ -113,51 +106,63 @@ def _judge(e: Effect, orient: int, need: Need) -> tuple[str, str]:
         return "inconclusive", text + " (not estimable: a cell has no finished run)"
     if not t.tested:
         return "inconclusive", text + f" ({t.kind})"
-    # in the claim's direction: the claimed effect is positive, the article's size too
-    lo, hi = sorted((need.sign * lo, need.sign * hi))
-    smaller = need.size is not None and hi < need.sign * need.size
-    article_size = f"the article's {signed(orient * need.size, e.metric)}" if need.size is not None else ""
-    if t.p_holm < ALPHA and est * need.sign > 0:
-        return "supported", text + (f" (smaller than {article_size})" if smaller else "")
+    # in the claim's direction: the claimed effect is positive, the reference size too
+    lo, hi = sorted((d.sign * lo, d.sign * hi))
+    smaller = size is not None and hi < d.sign * size
+    reference = f"the {source}'s {signed(reg, orient * size, e.metric)}" if size is not None else ""
+    if t.p_holm < ALPHA and est * d.sign > 0:
+        return "supported", text + (f" (smaller than {reference})" if smaller else "")
     if t.p_holm < ALPHA:
         return "not supported", text + " (the opposite direction)"
     if smaller:
-        return "not supported", text + f" (the CI excludes {article_size})"
+        return "not supported", text + f" (the CI excludes {reference})"
     return "inconclusive", text
 
 
-def verdicts(effects: list[Effect], g: Grid, task: str, data: str) -> list[dict]:
-    """One dict per claim: number, claim, verdict, the deciding numbers as one markdown line."""
-    if any(_bool_levels(g, f) is None for f in (SKIP, BOTTLENECK)):
-        return []
-    with_sizes = bool(article.reference({SKIP: True, BOTTLENECK: True}, task, data))
-    out = []
-    for number, claim in CLAIMS.items():
-        found = [(_find(effects, g, need), need) for need in _needs(number, with_sizes)]
-        found = [(f, need) for f, need in found if f is not None or not need.optional]
-        if any(f is None for f, _ in found):
-            n, verdict = 0, "inconclusive"
-            parts = ["not measured here (no purity: unlabelled data or latent evaluation off)"]
-        else:
-            judged = [_judge(e, orient, need) for (e, orient), need in found]
-            names = [v for v, _ in judged]
-            verdict = (
-                "supported"
-                if all(v == "supported" for v in names)
-                else "not supported"
-                if "not supported" in names
-                else "inconclusive"
-            )
-            parts = [text for _, text in judged]
-            sizes = [e.test.n for (e, _), _ in found if math.isfinite(e.test.estimate)]
-            n = min(sizes) if sizes else 0
-            if 0 < n < 2:
-                verdict = "inconclusive"
-                parts.insert(0, f"n = {n}: no training-seed replicates")
-        line = (
-            f"- **Claim {number}** ({claim}): **{verdict}** at n = {n} training seed{'' if n == 1 else 's'}. "
-            + "; ".join(parts)
-            + "."
-        )
-        out.append({"claim": number, "text": claim, "verdict": verdict, "n": n, "line": line})
-    return out
+def _size(d: Deciding, refs: Lookup | None) -> tuple[float | None, str]:
+    """The reference size in the declared direction, and whose it is."""
+    if d.reference is not None:
+        return d.reference, "reference"
+    return (refs.size(d), refs.table.label) if refs else (None, "")
+
+
+def judge(number: int, claim: Claim, effects: list[Effect], g: Grid, refs: Lookup | None, reg: Registry) -> Judged:
+    found = [(_find(effects, g, d), d) for d in claim.effects]
+    found = [(f, d) for f, d in found if f is not None or not d.optional]
+    if any(f is None for f, _ in found):
+        n, verdict = 0, "inconclusive"
+        missing = sorted({reg.label(d.metric) for f, d in found if f is None})
+        parts = [f"not measured here (no {', '.join(missing)}: unlabelled data or latent evaluation off)"]
+    else:
+        judged = [_judge(e, orient, d, *_size(d, refs), reg) for (e, orient), d in found]
+        names = [v for v, _ in judged]
+        verdict = "supported" if all(v == "supported" for v in names) else "inconclusive"
+        verdict = "not supported" if "not supported" in names else verdict
+        parts = [text for _, text in judged]
+        sizes = [e.test.n for (e, _), _ in found if math.isfinite(e.test.estimate)]
+        n = min(sizes) if sizes else 0
+        if 0 < n < 2:
+            verdict = "inconclusive"
+            parts.insert(0, f"n = {n}: no training-seed replicates")
+    seeds = f"training seed{'' if n == 1 else 's'}"
+    line = f"- **Claim {number}** ({claim.says}): **{verdict}** at n = {n} {seeds}. " + "; ".join(parts) + "."
+    return Judged(number, claim, verdict, n, line)
+
+
+@dataclass
+class Scope:
+    """What the claims of one section are judged on: its task and dataset, grid, effects, the
+    reference table that covers it (if any) and the metric registry."""
+
+    task: str
+    data: str
+    grid: Grid
+    effects: list[Effect]
+    refs: Lookup | None
+    reg: Registry
+
+
+def verdicts(claims: list[Claim], s: Scope) -> list[Judged]:
+    """The verdict of every claim this section can test, numbered in declaration order."""
+    mine = [c for c in claims if c.where.covers(s.task, s.data) and testable(c, s.grid)]
+    return [judge(i, c, s.effects, s.grid, s.refs, s.reg) for i, c in enumerate(mine, 1)]

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
-from ablate.config.metrics import PER_EPOCH
+from ablate.config.claims import LEGACY_SET, Claim, Reference, load_set, parse_claims, parse_references
+from ablate.config.metrics import EARLY, Metric, Registry
+from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.store import Tracker
-from ablate.tracking.tags import DATA_SPEC, JOB_LOG
+from ablate.tracking.tags import DATA_SPEC, JOB_LOG, METRICS, STUDY
 from ablate.tracking.tags import get as tag
 
 # swept keys that are not factors: seeds are replicates, task and data get tables of their own
 REPLICATE = "seed"
 GROUP_KEYS = {"task": "task.name", "data": "data.name"}
 GROUPS = tuple(GROUP_KEYS.values())
-# per-epoch metrics read back as curves (step = epoch); the quality ones only exist for some tasks
-CURVES = tuple(PER_EPOCH)
-EARLY = "eval_loss_epoch1"  # derived: eval loss after the first epoch ("how fast does it learn")
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Study:
     runs: pd.DataFrame  # one row per child run: run_id, name, status, error, factors, seed, groups, metrics
     curves: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)  # run -> metric -> steps
     children: list[dict] = field(default_factory=list)  # the child runs as the store gave them (tags included)
+    metrics: Registry = field(default_factory=Registry)  # ablate's metrics and every task's the runs declared
+    claims: list[Claim] = field(default_factory=list)  # the study's declared claims, as the sweep stored them
+    references: list[Reference] = field(default_factory=list)
 
     @property
     def replicated(self) -> bool:
@@ -103,9 +107,28 @@ def _fill(rows: list[dict], column: str, guessed: list[bool]) -> None:
             row[column] = next((k for k in known if _same(row[column], k)), row[column])
 
 
+def registry(children: list[dict]) -> Registry:
+    """ablate's metrics, the built-in tasks', then those the runs' tasks declared (their tags)."""
+    declared = [json.loads(tag(c["tags"], METRICS, "[]")) for c in children]
+    return Registry(BUILTIN, [Metric.from_dict(m) for found in declared for m in found])
+
+
+def study_claims(tracker: Tracker, parent: dict) -> tuple[list[Claim], list[Reference]]:
+    """The claims and reference tables the sweep stored with its parent run (an artifact); a
+    store written before claims were declared: the set its report was judged by then."""
+    if any(a == STUDY for a in tracker.list_artifacts(parent["run_id"], STUDY.split("/")[0])):
+        with tempfile.TemporaryDirectory() as folder:
+            node = json.loads(tracker.download(parent["run_id"], STUDY, Path(folder)).read_text())
+    else:
+        node = load_set(LEGACY_SET)
+    return parse_claims(node.get("claims")), parse_references(node.get("references"))
+
+
 def collect(tracker: Tracker, parent_id: str) -> Study:
     parent = tracker.run(parent_id)
     children = tracker.members(parent["experiment_id"], parent_id)
+    reg = registry(children)
+    curves_of = reg.names(per_epoch=True)
     swept = json.loads(parent["tags"].get("ablate.factors", "[]"))
     factors = [k for k in swept if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
     keys = [*factors, REPLICATE, *GROUPS]
@@ -124,7 +147,7 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
             row[column] = _value(child, column)
             guessed[column].append(column not in child["params"])
         curves[run_id] = {}
-        for key in CURVES:
+        for key in curves_of:
             if key in child["metrics"]:
                 # the final value may be logged again at the last step: keep one value per step
                 curves[run_id][key] = sorted(dict(tracker.history(run_id, key)).items())
@@ -140,4 +163,5 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     order = [*GROUPS, *factors, REPLICATE, "run_id"]
     runs = runs.sort_values(order, key=lambda s: s.map(natural), kind="stable").reset_index(drop=True)
     experiment = tracker.experiment_name(parent["experiment_id"])
-    return Study(parent, experiment, swept, factors, runs, curves, children)
+    claims, references = study_claims(tracker, parent)
+    return Study(parent, experiment, swept, factors, runs, curves, children, reg, claims, references)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ablate.report.analysis import Section
 from ablate.report.collect import Study
-from ablate.report.tables import CLUSTER, COST, QUALITY, present, summaries
+from ablate.report.tables import present, summaries
 
 
 def _num(x):
@@ -33,7 +33,10 @@ def _clean(obj):
 
 
 def _cells(section: Section) -> list[dict]:
-    metrics = present(section.grid, CLUSTER + QUALITY + COST + ("train_seconds",))
+    reg = section.reg
+    metrics = present(
+        section.grid, [*reg.names(table="cluster"), *reg.names(table="quality"), *reg.names(table="cost")]
+    )
     out = [
         {
             "arm": cell.label,
@@ -88,7 +91,7 @@ def document(study: Study, sections: list[Section], command: str) -> dict:
                     "data": s.data,
                     "cells": _cells(s),
                     "effects": _effects(s),
-                    "claims": [{k: c[k] for k in ("claim", "text", "verdict", "n", "line")} for c in s.claims],
+                    "claims": [{k: c[k] for k in ("claim", "id", "text", "verdict", "n", "line")} for c in s.claims],
                 }
                 for s in sections
             ],

@@ -13,10 +13,8 @@ import numpy as np
 
 from ablate.report.analysis import Section
 from ablate.report.collect import Study
-from ablate.report.tables import NAMES, spread, summaries
+from ablate.report.tables import spread, summaries
 
-# headline metrics and which way is better
-BETTER = {"purity_mean": 1, "final_eval_loss": -1, "psnr": 1, "ssim": 1, "miou": 1, "pixel_acc": 1}
 # the convergence rule: an arm's mean eval loss fell more than this fraction over the last quarter
 # of its epochs (at least the last one): training had not converged
 STILL_FALLING = 0.02
@@ -53,13 +51,12 @@ def falling(study: Study, s: Section) -> list[tuple[str, float, int]]:
 
 def _best(s: Section) -> list[str]:
     lines = []
-    for metric, sign in BETTER.items():
-        cells = [(c, summaries(c, [metric])[metric]) for c in s.grid.cells if c.values_of(metric)]
+    for metric in (m for m in s.reg if m.best and m.sign):  # the registry's headline metrics, in its order
+        cells = [(c, summaries(c, [metric.name])[metric.name]) for c in s.grid.cells if c.values_of(metric.name)]
         if len(cells) < 2:
             continue
-        cell, stats = max(cells, key=lambda cs: sign * cs[1]["mean"])
-        name = NAMES.get(metric, metric)
-        lines.append(f"{name}: {cell.label} ({spread(stats, metric)}, n = {cell.n})")
+        cell, stats = max(cells, key=lambda cs: metric.sign * cs[1]["mean"])
+        lines.append(f"{metric.heading}: {cell.label} ({spread(s.reg, stats, metric.name)}, n = {cell.n})")
     return lines
 
 

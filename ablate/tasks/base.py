@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import torch
 
-from ablate.tasks.metrics import image_sums
+from ablate.config.metrics import Metric
+from ablate.tasks.metrics import IMAGE_METRICS, image_sums
 
 
 class Task:
     """Image-to-image by default: outputs in [0, 1], PSNR and SSIM as quality metrics."""
+
+    # the metrics `metric_sums`/`reduce` compute, declared for the report, the console and the UI
+    # (ablate/config/metrics.py); a task with metrics of its own declares them here
+    metrics: tuple[Metric, ...] = IMAGE_METRICS
 
     def check(self, channels: int, labelled: bool) -> str | None:
         """None if the task can run on this data, else a one-line reason."""

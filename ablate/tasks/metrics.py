@@ -5,6 +5,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ablate.config.metrics import Metric
+
+# the quality metrics the built-in tasks log every epoch and at the end, declared once (the
+# registry: ablate/config/metrics.py); a task lists the ones it computes as `Task.metrics`
+PSNR = Metric("psnr", "PSNR", "higher", unit="dB", format=".2f", per_epoch=True, key=True)
+SSIM = Metric("ssim", "SSIM", "higher", format=".4f", per_epoch=True)
+MIOU = Metric("miou", "mIoU", "higher", format=".4f", per_epoch=True, key=True)
+PIXEL_ACC = Metric("pixel_acc", "pixel accuracy", "higher", format=".4f", per_epoch=True)
+IMAGE_METRICS = (PSNR, SSIM)
+SEGMENT_METRICS = (MIOU, PIXEL_ACC)
+BUILTIN = (*IMAGE_METRICS, *SEGMENT_METRICS)
+
 
 def psnr_per_image(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """PSNR in dB for images in [0, 1] (data range 1); a perfect image is capped at 100 dB."""

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ablate.tasks.base import Task
 from ablate.tasks.colorize import luma
-from ablate.tasks.metrics import confusion, segmentation_scores
+from ablate.tasks.metrics import SEGMENT_METRICS, confusion, segmentation_scores
 
 THRESHOLD = 0.5
 
@@ -31,6 +31,7 @@ def _palette(classes: int, device) -> torch.Tensor:
 
 
 class Segment(Task):
+    metrics = SEGMENT_METRICS  # miou and pixel_acc, not the image metrics
     classes = 11  # 10 digits + background
 
     def output(self, raw):

@@ -29,6 +29,11 @@ SUPERSEDED = BOOKKEEPING + "superseded_by"
 IDENTITY = BOOKKEEPING + "replicate_key"
 # the dataset a run used, as the JSON its loader is built from
 DATA_SPEC = BOOKKEEPING + "data_spec"
+# the metrics a run's task declared (ablate/config/metrics.py), as JSON: a report rebuilt from the
+# store knows a task's own metrics without importing the task
+METRICS = BOOKKEEPING + "metrics"
+# the artifact of a sweep's parent run that holds the claims and reference tables the sweep declared
+STUDY = "study/claims.json"
 # a cluster job's log file (what the job printed, on the node), on every run it opens: the report
 # names it beside a run that did not finish (a user reads it, so `ablate.`)
 JOB_LOG = "ablate.job_log"
