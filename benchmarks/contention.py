@@ -42,8 +42,11 @@ def sweep(env: dict[str, str], count: int) -> list[float]:
         for d in dirs:
             d.mkdir()
             cmd = [sys.executable, "-m", "ablate", *SWEEP]
-            procs.append((time.perf_counter(), subprocess.Popen(cmd, cwd=d, env={**clean, **env},
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))  # fmt: skip
+            start = time.perf_counter()
+            proc = subprocess.Popen(
+                cmd, cwd=d, env={**clean, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+            procs.append((start, proc))
         seconds = [0.0] * count
 
         def wait(i: int, start: float, proc: subprocess.Popen) -> None:  # each its own end time
@@ -68,8 +71,11 @@ def measure(reps: int) -> dict[str, dict[str, list[float]]]:
         for mode, env in MODES.items():  # interleaved: a drift in the machine hits every mode alike
             out[mode]["solo"] += sweep(env, 1)
             out[mode]["pair"] += sweep(env, 2)
-            print(f"rep {rep + 1}/{reps} {mode}: solo {out[mode]['solo'][-1]:.1f} s, "
-                  f"pair {out[mode]['pair'][-2]:.1f} / {out[mode]['pair'][-1]:.1f} s", flush=True)  # fmt: skip
+            print(
+                f"rep {rep + 1}/{reps} {mode}: solo {out[mode]['solo'][-1]:.1f} s, "
+                f"pair {out[mode]['pair'][-2]:.1f} / {out[mode]['pair'][-1]:.1f} s",
+                flush=True,
+            )
     return out
 
 

@@ -59,8 +59,9 @@ def _env(path: str = "") -> dict[str, str]:
 def _run(cmd: list[str], cap: float, cwd: Path, path: str = "") -> tuple[int | None, str, str]:
     """rc (None: stopped at its cap, with every process it started), stdout, stderr. Every process
     runs outside the checkout, so it imports the installed ablate (a wheel on a GPU node)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=_env(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=cap)
     except subprocess.TimeoutExpired:
@@ -73,8 +74,8 @@ def _run(cmd: list[str], cap: float, cwd: Path, path: str = "") -> tuple[int | N
 def run_tests(repo: Path, cap: float, work: Path) -> dict:
     """pytest -m gpu in the checkout, against the installed ablate; its counts and failures."""
     junit = work / "gpu-tests.xml"
-    cmd = [sys.executable, "-m", "pytest", "test_gpu.py", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-           "-o", "pythonpath=", f"--junitxml={junit}"]  # fmt: skip
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "pythonpath="]
+    cmd = [*pytest, "test_gpu.py", "-m", "gpu", f"--junitxml={junit}"]
     rc, out, err = _run(cmd, cap, repo / "tests")
     result = gpu_report.junit_counts(junit) if junit.is_file() else {}
     return {"rc": rc, **result, "tail": (out + err)[-1500:]}
@@ -108,8 +109,12 @@ def run_sweeps(args: dict, cap: float, work: Path, device: str, smoke: bool) -> 
         seconds = time.perf_counter() - tic
         left -= seconds
         lines = out.strip().splitlines()
-        result[name] = {"rc": rc, "seconds": seconds, "command": "python -m ablate " + " ".join(argv),
-                        "last": lines[-1] if lines else err.strip()[-300:]}  # fmt: skip
+        result[name] = {
+            "rc": rc,
+            "seconds": seconds,
+            "command": "python -m ablate " + " ".join(argv),
+            "last": lines[-1] if lines else err.strip()[-300:],
+        }
     return {"sweeps": result}
 
 

@@ -122,9 +122,19 @@ def _tests(s: dict) -> list[str]:
 
 
 def _step(s: dict) -> list[str]:
-    rows = [[s["preset"], f"{s['size'][0]}×{s['size'][1]}", s["batch"], f"{s['parameters']:,}", s["precision"],
-             f"{s['images_per_second']:,.0f}", f"{s['model_flops'] / 1e12:.3g}", f"{s['matmul_flops'] / 1e12:.3g}",
-             f"{100 * s['mfu']:.1f}%"]]  # fmt: skip
+    rows = [
+        [
+            s["preset"],
+            f"{s['size'][0]}×{s['size'][1]}",
+            s["batch"],
+            f"{s['parameters']:,}",
+            s["precision"],
+            f"{s['images_per_second']:,.0f}",
+            f"{s['model_flops'] / 1e12:.3g}",
+            f"{s['matmul_flops'] / 1e12:.3g}",
+            f"{100 * s['mfu']:.1f}%",
+        ]
+    ]
     heads = ["preset", "input", "batch", "parameters", "precision", "images/s", "model TFLOP/s", "matmul TFLOP/s",
              "MFU"]  # fmt: skip
     ops = [[f"`{o['op']}`", f"{100 * o['share']:.0f}%"] for o in s["top_ops"]]
@@ -136,8 +146,15 @@ def _step(s: dict) -> list[str]:
 
 
 def _packing(s: dict) -> list[str]:
-    rows = [[r["replicates"], f"{r['alone_images_per_second']:,.0f}", f"{r['packed_images_per_second']:,.0f}",
-             f"{r['speedup']:.1f}x"] for r in s["rows"]]  # fmt: skip
+    rows = [
+        [
+            r["replicates"],
+            f"{r['alone_images_per_second']:,.0f}",
+            f"{r['packed_images_per_second']:,.0f}",
+            f"{r['speedup']:.1f}x",
+        ]
+        for r in s["rows"]
+    ]
     out = table(["R", "one model alone, images/s", "R packed, images/s (all R)", "speedup"], rows)
     return out + ["", _cpu_packing()]
 
@@ -157,16 +174,26 @@ def _cpu_packing() -> str:
 
 
 def _kmeans(s: dict) -> list[str]:
-    rows = [[f"{s['n']:,}", f"{s['seeds']} x {s['n_init']}", f"{s['torch_seconds']:.2f}",
-             f"{s['sklearn_seconds_per_seed'] * s['seeds']:.1f} ({s['sklearn_seeds_run']} seeds run)",
-             f"{s['speedup']:.1f}x", f"{s['torch_purity']:.4f}", f"{s['sklearn_purity']:.4f}"]]  # fmt: skip
+    rows = [
+        [
+            f"{s['n']:,}",
+            f"{s['seeds']} x {s['n_init']}",
+            f"{s['torch_seconds']:.2f}",
+            f"{s['sklearn_seconds_per_seed'] * s['seeds']:.1f} ({s['sklearn_seeds_run']} seeds run)",
+            f"{s['speedup']:.1f}x",
+            f"{s['torch_purity']:.4f}",
+            f"{s['sklearn_purity']:.4f}",
+        ]
+    ]
     heads = ["N", "seeds x restarts", "torch s", "scikit-learn s", "speedup", "purity torch", "purity sklearn"]
     return table(heads, rows)
 
 
 def _sweeps(s: dict) -> list[str]:
-    rows = [[name, f"`{v['command']}`", "stopped at the cap" if v["rc"] is None else v["rc"], f"{v['seconds']:.1f}"]
-            for name, v in s["sweeps"].items()]  # fmt: skip
+    rows = [
+        [name, f"`{v['command']}`", "stopped at the cap" if v["rc"] is None else v["rc"], f"{v['seconds']:.1f}"]
+        for name, v in s["sweeps"].items()
+    ]
     return table(["sweep", "command", "exit", "wall s"], rows)
 
 

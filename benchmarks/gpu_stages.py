@@ -69,11 +69,18 @@ def stage_step(args: dict) -> dict:
     peak = matmul_rate(device, args["matmul_n"], "bfloat16" if dtype is not None else "float32")
     achieved = flop_per_image * batch / seconds
     return {
-        "preset": args["preset"], "size": list(size), "batch": batch, "precision": str(dtype or "fp32"),
-        "parameters": sum(p.numel() for p in model.parameters()), "step_seconds": seconds,
-        "images_per_second": batch / seconds, "model_flops": achieved, "matmul_flops": peak,
-        "mfu": achieved / peak, "top_ops": top,
-    }  # fmt: skip
+        "preset": args["preset"],
+        "size": list(size),
+        "batch": batch,
+        "precision": str(dtype or "fp32"),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "step_seconds": seconds,
+        "images_per_second": batch / seconds,
+        "model_flops": achieved,
+        "matmul_flops": peak,
+        "mfu": achieved / peak,
+        "top_ops": top,
+    }
 
 
 def stage_packing(args: dict) -> dict:
@@ -132,11 +139,16 @@ def stage_kmeans(args: dict) -> dict:
     per_seed_sk = (time.perf_counter() - tic) / sk_seeds
     ours_purity = [purity(y, row) for row in labels]
     return {
-        "n": args["n"], "seeds": len(seeds), "n_init": n_init, "torch_seconds": ours,
-        "torch_purity": float(np.mean(ours_purity)), "sklearn_seeds_run": sk_seeds,
-        "sklearn_seconds_per_seed": per_seed_sk, "sklearn_purity": float(np.mean(sk_purity)),
+        "n": args["n"],
+        "seeds": len(seeds),
+        "n_init": n_init,
+        "torch_seconds": ours,
+        "torch_purity": float(np.mean(ours_purity)),
+        "sklearn_seeds_run": sk_seeds,
+        "sklearn_seconds_per_seed": per_seed_sk,
+        "sklearn_purity": float(np.mean(sk_purity)),
         "speedup": per_seed_sk * len(seeds) / ours,
-    }  # fmt: skip
+    }
 
 
 STAGES = {"step": stage_step, "packing": stage_packing, "kmeans": stage_kmeans}

@@ -86,10 +86,15 @@ def section(rows: list[dict]) -> list[str]:
     from ablate.report.markdown import table
 
     cells = [
-        [row["arm"], row["replicates"], f"{row['alone_images_per_second']:.0f}",
-         f"{row['packed_images_per_second']:.0f}", f"{row['speedup']:.2f}×"]
+        [
+            row["arm"],
+            row["replicates"],
+            f"{row['alone_images_per_second']:.0f}",
+            f"{row['packed_images_per_second']:.0f}",
+            f"{row['speedup']:.2f}×",
+        ]
         for row in rows
-    ]  # fmt: skip
+    ]
     return [
         "## Replicates: packed vs one at a time",
         "",

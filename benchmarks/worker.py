@@ -60,9 +60,19 @@ def project_loop(model, train_set, eval_set, epochs: int, channels_last: bool, c
 
     optimizer = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
     history = train(
-        model, Autoencode(), train_set, eval_set, epochs=epochs, batch_size=128, optimizer=optimizer,
-        device=torch.device("cpu"), seed=0, progress=False, channels_last=channels_last, compile_model=compile_model,
-    )  # fmt: skip
+        model,
+        Autoencode(),
+        train_set,
+        eval_set,
+        epochs=epochs,
+        batch_size=128,
+        optimizer=optimizer,
+        device=torch.device("cpu"),
+        seed=0,
+        progress=False,
+        channels_last=channels_last,
+        compile_model=compile_model,
+    )
     return history.epoch_seconds
 
 

@@ -163,11 +163,12 @@ class Tracker:
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
         source = redact(json.dumps({k: v for k, v in spec.items() if k in ("name", "root", "limit", "split_seed")}))
-        name = str(spec.get("name", "data"))
+        name, ctx = str(spec.get("name", "data")), "mlflow.data.context"
         rows = {split: json.dumps({"num_rows": n}) for split, n in sizes.items()}
-        ctx = "mlflow.data.context"
-        inputs = [DatasetInput(Dataset(name, digest[:32], "local", source, profile=row), tags=[InputTag(ctx, split)])
-                  for split, row in rows.items()]  # fmt: skip
+        inputs = [
+            DatasetInput(Dataset(name, digest[:32], "local", source, profile=row), tags=[InputTag(ctx, split)])
+            for split, row in rows.items()
+        ]
         for attempt in range(3):  # parallel jobs insert the same dataset row at once: the loser retries
             try:
                 self.client.log_inputs(run_id, datasets=inputs)
@@ -221,8 +222,7 @@ class Tracker:
         return sorted(runs.values(), key=lambda r: (r["start_time"], r["run_id"]))
 
     def find_run(self, run_id: str) -> dict[str, Any] | None:
-        """The run, or None when the store has no such run or it was deleted (the report CLI's
-        'not found')."""
+        """The run, or None when the store has no such run or it was deleted (the report CLI's 'not found')."""
         try:
             run = self.client.get_run(run_id)
         except mlflow.exceptions.MlflowException:

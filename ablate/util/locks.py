@@ -33,8 +33,12 @@ def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO | None:
         handle.close()
         if not _WARNED:
             _WARNED.append(path.parent)
-            print(f"warning: {path.parent}: no file locks here ({exc.strerror}); concurrent copies of a "
-                  "sweep may train a replicate twice", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"warning: {path.parent}: no file locks here ({exc.strerror}); concurrent copies of a "
+                "sweep may train a replicate twice",
+                file=sys.stderr,
+                flush=True,
+            )
         return None
     return handle
 

@@ -66,8 +66,14 @@ def _answer(overrides: Sequence[str], status: str, error: str) -> JobReturn:
 
 
 class _Finishing(upstream.BaseSubmititLauncher):
-    def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
-                 singleton_state: dict[type, Singleton]) -> JobReturn:  # fmt: skip
+    def __call__(
+        self,
+        sweep_overrides: list[str],
+        job_dir_key: str,
+        job_num: int,
+        job_id: str,
+        singleton_state: dict[type, Singleton],
+    ) -> JobReturn:
         """One cell, inside its job."""
         import submitit
 
@@ -153,8 +159,14 @@ class _Finishing(upstream.BaseSubmititLauncher):
             state = (job.state or "UNKNOWN").split()[0]
             return self._lost(job, overrides, every, GONE if state == "UNKNOWN" else state)
 
-    def _lost(self, job, overrides: Sequence[str], every: Sequence[Sequence[str]], state: str,
-              failure: Exception | None = None) -> JobReturn:  # fmt: skip
+    def _lost(
+        self,
+        job,
+        overrides: Sequence[str],
+        every: Sequence[Sequence[str]],
+        state: str,
+        failure: Exception | None = None,
+    ) -> JobReturn:
         """Close the cell of a job that never answered: KILLED with its Slurm state, or FAILED with
         the traceback submitit kept; say so on the sweep's console."""
         from ablate.job.contract import close_cell
