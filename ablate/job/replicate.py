@@ -29,7 +29,7 @@ from ablate.job.contract import job_log_tag
 from ablate.job.env import Where
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.models import count_parameters
-from ablate.tracking.describe import KEY_METRICS, run_description
+from ablate.tracking.describe import key_first, run_description
 from ablate.tracking.store import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
 from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
 from ablate.util import locks as claims
@@ -198,8 +198,7 @@ class Replicate:
         figures.loss_curve(history.train_loss, history.eval_loss, self.name, out_dir / "loss_curve.png")
         for file in ("latents.npz", "model.pt", "loss_curve.png"):
             self.tracker.log_artifact(self.run_id, out_dir / file)
-        first = [k for k in KEY_METRICS if k in metrics]  # where the run's page lists them first
-        metrics = {k: metrics[k] for k in [*first, *sorted(set(metrics) - set(first))]}
+        metrics = key_first(metrics)  # where the run's page lists them first
         self.tracker.log_metrics(self.run_id, metrics, step=conf.trainer.epochs)
         self.tracker.describe(self.run_id, run_description(self.name, metrics))
         return metrics

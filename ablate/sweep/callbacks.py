@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from ablate.job.fingerprint import code_version, neutral
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
+from ablate.report.collect import registry
 from ablate.sweep.console import arm_factors, key_metrics, sweep_table
 from ablate.tracking.describe import sweep_description
 from ablate.tracking.store import (
@@ -179,7 +180,8 @@ class AblateCallback(Callback):
         """The sweep's shared view in the UI (its runs, factors and key metrics first, charts of
         them), keyed by its parent run, and the links that open it."""
         ids = [c["run_id"] for c in children]
-        state = view_state(ids, self.parent, arm_factors(factors), key_metrics(children))
+        reg = registry(children)
+        state = view_state(ids, self.parent, arm_factors(factors), [reg.get(k) for k in key_metrics(children)])
         self.tracker.share_view(self.experiment, self.parent, state)
         return ui_links(self.tracker.uri, self.experiment, ids, self.parent)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ablate.report.collect import registry
 from ablate.tracking.store import redact
 
 DONE = ("FINISHED", "SKIPPED")
@@ -95,18 +96,16 @@ def _aligned(rows: list[list]) -> list[str]:
     return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
 
 
-KEY_METRICS = ("purity_mean", "final_eval_loss", "psnr", "miou")
-
-
 def arm_factors(factors: list[str]) -> list[str]:
     """A sweep's swept keys that make its arms (`+`/`~` stripped; seeds are replicates, not arms)."""
     return [k.lstrip("+~") for k in factors if k.lstrip("+~") != "seed"]
 
 
 def key_metrics(runs: list[dict[str, Any]]) -> list[str]:
-    """The KEY_METRICS that some finished run has, headline first."""
+    """The key metrics (the registry's, with those the runs' tasks declared) that some finished run
+    has, headline first."""
     done = [r["metrics"] for r in runs if r["status"] == "FINISHED"]
-    return [k for k in KEY_METRICS if any(k in m for m in done)]
+    return [k for k in registry(runs).names(key=True) if any(k in m for m in done)]
 
 
 def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
@@ -130,7 +129,3 @@ def sweep_table(runs: list[dict[str, Any]], factors: list[str]) -> str:
             cells.append(f"{np.mean(values):.4g}{std}" if values else "—")
         rows.append([label, f"{len(ok)}/{len(group)}", *cells])
     return "\n".join(line.rstrip() for line in _aligned([header, *rows]))
-
-
-LABELS = {"purity_mean": "purity", "final_eval_loss": "final eval loss", "psnr": "PSNR", "miou": "mIoU"}
-UNITS = {"psnr": " dB"}

@@ -1,20 +1,27 @@
 """What a run and a sweep's parent say about themselves in the MLflow UI (their descriptions, one
-markdown text each): a run's arm, seed and key metrics; a sweep's per-arm table, report and views."""
+markdown text each): a run's arm, seed and key metrics; a sweep's per-arm table, report and views.
+Which metrics are key, their labels and units: the metric registry (ablate/config/metrics.py)."""
 
 from __future__ import annotations
 
+from ablate.config.metrics import Registry
+from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.store import redact
 
-# the headline metrics, headline first: a run's description and the order its final metrics are logged
-KEY_METRICS = ("purity_mean", "final_eval_loss", "psnr", "miou")
-LABELS = {"purity_mean": "purity", "final_eval_loss": "final eval loss", "psnr": "PSNR", "miou": "mIoU"}
-UNITS = {"psnr": " dB"}
 
-
-def run_description(name: str, metrics: dict[str, float]) -> str:
-    """A run's description in the UI (markdown, one line): its arm and seed, then its key metrics."""
-    shown = [f"{LABELS[k]} {metrics[k]:.4g}{UNITS.get(k, '')}" for k in KEY_METRICS if k in metrics]
+def run_description(name: str, metrics: dict[str, float], reg: Registry | None = None) -> str:
+    """A run's description in the UI (markdown, one line): its arm and seed, then its key metrics
+    (the registry's, in its order; by default ablate's and the built-in tasks')."""
+    reg = reg or Registry(BUILTIN)
+    keys = [m for m in reg if m.key and m.name in metrics]
+    shown = [f"{m.label} {metrics[m.name]:.4g}{' ' + m.unit if m.unit else ''}" for m in keys]
     return redact(f"**{name}**: {' · '.join(shown)}" if shown else f"**{name}**")
+
+
+def key_first(metrics: dict[str, float], reg: Registry | None = None) -> dict[str, float]:
+    """The metrics with the key ones first (where a run's page lists them), the rest sorted."""
+    first = [k for k in (reg or Registry(BUILTIN)).names(key=True) if k in metrics]
+    return {k: metrics[k] for k in [*first, *sorted(set(metrics) - set(first))]}
 
 
 def sweep_description(table: str, report: str, links: dict[str, str]) -> str:

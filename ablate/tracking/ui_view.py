@@ -13,28 +13,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from ablate.config.metrics import Metric
+
 TAG_PREFIX = "mlflow.sharedViewState."
 LIMIT = 20_000  # MLflow's cap on an experiment tag's value
 SECTION = "ablate-key-metrics"
 
 
-def view_state(run_ids: list[str], parent_id: str, factors: list[str], metrics: list[str]) -> dict[str, Any]:
-    """The shared view of a sweep's runs: `factors` are param names, `metrics` the key metrics,
-    headline first."""
+def view_state(run_ids: list[str], parent_id: str, factors: list[str], metrics: list[Metric]) -> dict[str, Any]:
+    """The shared view of a sweep's runs: `factors` are param names, `metrics` the key metrics
+    (from the registry), headline first."""
     where = f"attributes.run_id IN ({', '.join(repr(r) for r in run_ids)})"
     if len(where) > LIMIT // 2:  # too many to list: the parent's own children (referenced runs drop out)
         where = f"tags.`mlflow.parentRunId` = '{parent_id}'"
+    names = [m.name for m in metrics]
     card = {"deleted": False, "isGenerated": False, "metricSectionId": SECTION, "runsCountToCompare": len(run_ids)}
-    charts = [{**card, "uuid": "ablate-parallel", "type": "PARALLEL", "selectedParams": factors,
-               "selectedMetrics": metrics[:1], "showAllRuns": True}]  # fmt: skip
-    charts += [{**card, "uuid": f"ablate-bar-{m}", "type": "BAR", "metricKey": m} for m in metrics]
-    charts.append({**card, "uuid": "ablate-line-eval_loss", "type": "LINE", "metricKey": "eval_loss",
-                   "selectedMetricKeys": ["eval_loss"], "xAxisKey": "step", "scaleType": "log"})  # fmt: skip
+    parallel = {"uuid": "ablate-parallel", "type": "PARALLEL", "selectedParams": factors, "showAllRuns": True}
+    charts = [{**card, **parallel, "selectedMetrics": names[:1]}]
+    charts += [{**card, "uuid": f"ablate-bar-{m}", "type": "BAR", "metricKey": m} for m in names]
+    line = {"uuid": "ablate-line-eval_loss", "type": "LINE", "metricKey": "eval_loss", "xAxisKey": "step"}
+    charts.append({**card, **line, "selectedMetricKeys": ["eval_loss"], "scaleType": "log"})
     return {
         "searchFilter": where,
-        "orderByKey": f"metrics.`{metrics[0]}`" if metrics else "attributes.start_time",
-        "orderByAsc": bool(metrics) and "loss" in metrics[0],  # the best arm first
-        "selectedColumns": [f"params.`{f}`" for f in factors] + [f"metrics.`{m}`" for m in metrics],
+        "orderByKey": f"metrics.`{names[0]}`" if names else "attributes.start_time",
+        "orderByAsc": bool(metrics) and metrics[0].better == "lower",  # the best arm first
+        "selectedColumns": [f"params.`{f}`" for f in factors] + [f"metrics.`{m}`" for m in names],
         "runsHiddenMode": "SHOW_ALL",  # every run in the charts, not the UI's first ten
         "compareRunSections": [
             {

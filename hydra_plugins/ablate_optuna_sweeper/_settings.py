@@ -13,7 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.config.metrics import PER_EPOCH
+from ablate.config.metrics import Registry
+from ablate.tasks.metrics import BUILTIN
 
 KEY = "hydra.sweeper"
 DIRECTIONS = ("minimize", "maximize")
@@ -107,12 +108,13 @@ class Settings:
         """(per-epoch metric, sign): the sign turns it the study's way (pruners compare reported values
         in the study's direction), e.g. psnr reported negated in a study that minimizes eval_loss."""
         name = self.prune_metric or re.sub(r"^final_", "", self.metric)
-        if name not in PER_EPOCH:
+        per_epoch = Registry(BUILTIN).per_epoch  # the registry's curves: losses and the built-in tasks' metrics
+        if name not in per_epoch:
             raise SettingsError(
                 f"{KEY}.prune_metric={name}: not logged after every epoch, so nothing to prune on "
-                f"(allowed: {', '.join(PER_EPOCH)})"
+                f"(allowed: {', '.join(per_epoch)})"
             )
-        return name, 1.0 if PER_EPOCH[name] == self.direction else -1.0
+        return name, 1.0 if per_epoch[name] == self.direction else -1.0
 
 
 def flat_space(space: dict[str, Any], prefix: str = "") -> dict[str, Any]:
