@@ -5,7 +5,10 @@ before anything runs, against its constructor's signature (it has no schema)."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 from helpers.runs import TINY
@@ -127,3 +130,67 @@ def test_an_external_task_and_dataset_beside_the_builtin_unet(ablate_cli, launch
     assert run.data.metrics["psnr"] > 5 and 0.25 <= run.data.metrics["purity_mean"] <= 1  # 4 classes: labelled
     code, _, err = ablate_cli(SEARCH, "task=denoise", "data=blobs", "task.sigma=-1")
     assert code == 2 and err.strip() == "error: task (fcae.denoise.Denoise): ValueError: sigma must be >= 0, got -1"
+
+
+STUDY = ["-m", SEARCH, "model=fcae", "task=denoise", "data=blobs", "claims=fcae", *TINY, "replicates=2"]
+
+
+@pytest.mark.slow
+def test_an_external_study_is_judged_by_its_declared_claim_on_its_own_metric(ablate_cli, launch_dir, fcae):
+    """examples/fcae's study, run from outside the repository with nothing under ablate/ edited: its
+    claim (conf/claims/fcae.yaml) decides on its task's own metric (Denoise declares `mae`), and the
+    metric reaches the report's tables and summary, the console's per-arm table and the UI view."""
+    code, out, err = ablate_cli(*STUDY, "model.hidden=32,64", "tracking.experiment=study")
+    assert code == 0, err
+    console, report = out.strip().splitlines(), out.strip().splitlines()[-1]
+    text = (launch_dir / report.split(": ", 1)[1]).read_text()
+    lines = text.splitlines()
+    first = lines[lines.index("## Summary") + 2]  # the report opens with the claim's verdict
+    assert first.startswith("- **Claim 1** (a wider hidden layer denoises better): **"), first
+    assert re.search(r"\*\*(supported|not supported|inconclusive)\*\* at n = 2 training seeds", first), first
+    assert "model.hidden: 64 − 32 on mean abs. error = " in first
+    assert "| mean abs. error |" in text  # the quality table's column
+    assert re.search(r"best arm: .*mean abs\. error: model\.hidden=(32|64) \(", text)  # the summary
+    assert "mean abs. error" in (launch_dir / report.split(": ", 1)[1]).with_name("effects.csv").read_text()
+    header = next(line for line in console if line.startswith("arm "))
+    assert header.split()[-1] == "mae", header  # the console's per-arm table
+
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("study")
+    (view,) = [json.loads(v) for k, v in exp.tags.items() if k.startswith("mlflow.sharedViewState.")]
+    assert "metrics.`mae`" in view["selectedColumns"]
+    assert any(c.get("metricKey") == "mae" and c["type"] == "BAR" for c in view["compareRunCharts"])
+    parent = next(r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("ablate.kind") == "sweep")
+    stored = json.loads(Path(client.download_artifacts(parent.info.run_id, "study/claims.json")).read_text())
+    assert list(stored["claims"]) == ["wider_denoises_better"]  # the report can be rebuilt from the store
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (
+            ["model.hidden=32,128"],
+            "claims.wider_denoises_better: model.hidden=64 is not in the sweep (allowed: 32, 128)",
+        ),
+        (["model.latent=8,16"], "claims.wider_denoises_better: model.hidden is not swept (it is 128 in every job; "),
+        (
+            ["model.hidden=32,64", "claims.wider_denoises_better.effects.0.metric=sharpness"],
+            "claims.wider_denoises_better: unknown metric sharpness (allowed: train_loss, eval_loss, purity_mean",
+        ),
+        (
+            ["model.hidden=32,64", "claims.wider_denoises_better.effects.0.expect=up"],
+            "claims.wider_denoises_better.effects[0].expect: 'up' is not allowed (allowed: higher, lower)",
+        ),
+        (
+            ["model.hidden=32,64", "task=autoencode"],
+            "claims.wider_denoises_better: applies to task ['denoise'], data any; this sweep runs task=autoencode",
+        ),
+    ],
+    ids=["level", "not-swept", "metric", "direction", "scope"],
+)
+def test_a_claim_the_sweep_cannot_test_is_one_line_before_anything_runs(ablate_cli, launch_dir, fcae, args, expected):
+    code, out, err = ablate_cli(*STUDY, *args)
+    assert code == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], err
+    assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()

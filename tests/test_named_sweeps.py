@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def test_smoke_sweep(ablate_cli, launch_dir, name):
         assert expected <= set(child.data.metrics), child.data.metrics.keys()
         grids = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}").list_artifacts(child.info.run_id, "progress")
         assert grids
+    # each study judges its own claims (conf/claims/unet.yaml): segmentation the U-Net paper's, the
+    # autoencoder the article's (those its grid can test), colorization none of them
+    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1]).read_text()
+    judged = re.findall(r"^- \*\*Claim \d+\*\* \((.+?)\): \*\*", report, flags=re.M)
+    detail = "skips restore the spatial detail a plain encoder-decoder loses, giving higher mIoU and pixel accuracy"
+    article = "skips make training much faster and outputs much sharper"
+    expected = {"segment": [detail], "autoencode": [article, *judged[1:]], "colorize": []}[task]
+    assert judged == expected and (task != "autoencode" or detail not in judged), judged
 
 
 @pytest.mark.slow  # a real 2-job sweep and its report (~33 s)

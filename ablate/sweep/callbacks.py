@@ -24,6 +24,7 @@ from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
 from ablate.report.collect import registry
 from ablate.sweep.console import arm_factors, key_metrics, sweep_table
+from ablate.sweep.study import study_json
 from ablate.tracking.describe import sweep_description
 from ablate.tracking.store import (
     ENV_EXPERIMENT,
@@ -37,7 +38,7 @@ from ablate.tracking.store import (
     resolve_uri,
     store_fault,
 )
-from ablate.tracking.tags import DATA_SPEC
+from ablate.tracking.tags import DATA_SPEC, STUDY
 from ablate.tracking.tags import get as tag
 from ablate.tracking.ui_view import view_state
 from ablate.tracking.uri import ui_links
@@ -101,6 +102,8 @@ class AblateCallback(Callback):
         # runs left RUNNING by a killed sweep are closed as KILLED before anything new starts
         mark_orphans(self.tracker, self.experiment, socket.gethostname())
         self.parent = self._parent(config)
+        # the claims the report judges, kept with the parent (a rerun with reworded claims rewrites them)
+        self.tracker.log_text(self.parent, study_json(config), STUDY)
         os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
         forward_env(config, {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
 

@@ -29,6 +29,7 @@ from ablate.data import eval_too_small
 from ablate.job import components
 from ablate.job.fingerprint import neutral
 from ablate.sweep.errors import failing_key, one_line
+from ablate.sweep.study import check_claims
 from ablate.tracking.store import check_tracking, resolve_uri
 from ablate.util.launch_dir import check_folders
 
@@ -146,6 +147,8 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     if all(job.reason for job in jobs):
         raise ConfigError(jobs[0].reason)
     check_seeds(jobs)
+    if multirun:  # a single run has no arms to judge
+        check_claims([job.cfg for job in jobs if not job.reason])
     check_eval_sizes(jobs)
     for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
         reason = check_tracking(resolve_uri(uri, launch_dir or Path.cwd()))

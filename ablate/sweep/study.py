@@ -1,0 +1,89 @@
+"""A sweep's declared claims, checked before anything runs and stored with its parent run.
+
+Preflight: every claim that covers a task and dataset the sweep runs must be one the report can
+test. Its metrics are known (ablate's own, or declared by a task of the sweep), its factors are
+swept (they take more than one value over the jobs), and the levels it names are among the swept
+values. A claim marked `optional` is left out of a sweep that does not vary its factors instead
+(a default claim set must not stop other studies). Anything else is one line naming the claim and
+what is allowed, exit 2.
+
+The parent run keeps the claims and reference tables as an artifact (ablate.tracking.tags.STUDY),
+so `python -m ablate.report` judges them again from the store alone; rewording a claim retrains
+nothing (claims are no run's setting: ablate.config.root.STUDY_KEYS).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from ablate.config import ConfigError, flatten
+from ablate.config.claims import Claim, parse_claims, parse_references, same_level
+from ablate.config.metrics import Registry
+from ablate.job import components
+from ablate.tasks.metrics import BUILTIN
+
+
+def study_node(cfg: DictConfig) -> dict[str, Any]:
+    """The claims and reference tables of a composed config, as plain data."""
+    node = {k: cfg.get(k) for k in ("claims", "references")}
+    return {
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else (v or {}) for k, v in node.items()
+    }
+
+
+def study_json(cfg: DictConfig) -> str:
+    return json.dumps(study_node(cfg), indent=1)
+
+
+def _task_metrics(cfg: DictConfig) -> tuple:
+    return tuple(getattr(components.locate("task", components.as_dict(cfg.task)), "metrics", ()))
+
+
+def _levels(flats: list[dict[str, Any]], factor: str) -> list[str] | None:
+    """The values a key takes over the jobs (as text), or None when it is no key of the config."""
+    if not any(factor in f for f in flats):
+        return None
+    return list(dict.fromkeys(str(f.get(factor)) for f in flats))
+
+
+def _check(claim: Claim, flats: list[dict[str, Any]], reg: Registry) -> None:
+    at = f"claims.{claim.id}"
+    for effect in claim.effects:
+        if effect.metric not in reg:
+            known = ", ".join(m.name for m in reg)
+            raise ConfigError(f"{at}: unknown metric {effect.metric} (allowed: {known})")
+        for factor, named in effect.levels().items():
+            levels = _levels(flats, factor)
+            if (levels is None or len(levels) < 2) and claim.optional:
+                return  # not tested by this sweep
+            if levels is None:
+                raise ConfigError(f"{at}: {factor} is no key of the config (a factor is a swept config key)")
+            if len(levels) < 2:
+                example = ",".join(str(v).lower() for v in dict.fromkeys(named))
+                raise ConfigError(
+                    f"{at}: {factor} is not swept (it is {levels[0]} in every job; e.g. {factor}={example})"
+                )
+            missing = [v for v in named if not any(same_level(v, seen) for seen in levels)]
+            if missing:
+                raise ConfigError(f"{at}: {factor}={missing[0]} is not in the sweep (allowed: {', '.join(levels)})")
+
+
+def check_claims(cfgs: list[DictConfig]) -> None:
+    """One line, before anything runs, for a declared claim the sweep's report could not test."""
+    claims = parse_claims(study_node(cfgs[0])["claims"])
+    parse_references(study_node(cfgs[0])["references"])  # malformed tables fail here, not in the report
+    reg = Registry(BUILTIN, *(_task_metrics(c) for c in cfgs))
+    for claim in claims:
+        mine = [c for c in cfgs if claim.where.covers(str(c.task.get("name")), str(c.data.get("name")))]
+        if mine:
+            _check(claim, [flatten(c) for c in mine], reg)
+        elif not claim.optional:
+            runs = sorted({f"task={c.task.get('name')} data={c.data.get('name')}" for c in cfgs})
+            where = claim.where
+            raise ConfigError(
+                f"claims.{claim.id}: applies to task {list(where.task) or 'any'}, data {list(where.data) or 'any'}; "
+                f"this sweep runs {', '.join(runs)}"
+            )
