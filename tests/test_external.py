@@ -132,6 +132,7 @@ def test_an_external_task_and_dataset_beside_the_builtin_unet(ablate_cli, launch
     assert code == 2 and err.strip() == "error: task (fcae.denoise.Denoise): ValueError: sigma must be >= 0, got -1"
 
 
+REWORDED = "claims.wider_denoises_better.says='more hidden units remove more noise'"
 STUDY = ["-m", SEARCH, "model=fcae", "task=denoise", "data=blobs", "claims=fcae", *TINY, "replicates=2"]
 
 
@@ -163,6 +164,14 @@ def test_an_external_study_is_judged_by_its_declared_claim_on_its_own_metric(abl
     parent = next(r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("ablate.kind") == "sweep")
     stored = json.loads(Path(client.download_artifacts(parent.info.run_id, "study/claims.json")).read_text())
     assert list(stored["claims"]) == ["wider_denoises_better"]  # the report can be rebuilt from the store
+
+    # a claim reworded: no run trained or added, the same sweep's report says the new words
+    before = {r.info.run_id for r in client.search_runs([exp.experiment_id])}
+    code, out, err = ablate_cli(*STUDY, "model.hidden=32,64", "tracking.experiment=study", REWORDED)
+    assert code == 0, err
+    assert {r.info.run_id for r in client.search_runs([exp.experiment_id])} == before
+    text = Path(out.strip().splitlines()[-1].split(": ", 1)[1]).read_text()
+    assert "- **Claim 1** (more hidden units remove more noise): **" in text
 
 
 @pytest.mark.parametrize(

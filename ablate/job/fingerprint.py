@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ablate import __version__
+from ablate.config.root import STUDY_KEYS
 from ablate.data import ImageSet
 
 # keys that change where things go or how they are shown, never what is computed (the Optuna
@@ -23,6 +24,10 @@ NEUTRAL = ("data.root", "data.download", "trainer.progress", "trainer.threads", 
 # of replicates beside it or how many trained at once (float-level differences aside: README)
 NEUTRAL += ("replicates", "trainer.pack")
 NEUTRAL_PREFIXES = ("tracking.",)
+# the study's claims and reference tables judge the runs, never change them: rewording a claim (or
+# choosing another claim set) retrains nothing and continues the same sweep
+NEUTRAL += STUDY_KEYS
+NEUTRAL_PREFIXES += tuple(f"{k}." for k in STUDY_KEYS)
 
 
 def neutral(key: str) -> bool:
