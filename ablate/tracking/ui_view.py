@@ -48,7 +48,7 @@ def view_state(run_ids: list[str], parent_id: str, factors: list[str], metrics: 
                 "deleted": False,
                 "isGenerated": False,
             }
-        ],  # fmt: skip
+        ],
         "compareRunCharts": charts,
         "isAccordionReordered": True,  # keep this section first
     }
