@@ -75,6 +75,7 @@ def _app(cfg: DictConfig):
     make Hydra's basic sweeper skip the report)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from ablate.job.contract import unfinished
     from ablate.job.run import record_failure, run
     from ablate.sweep.errors import one_line
     from ablate.tracking.store import redact, store_fault
@@ -87,7 +88,7 @@ def _app(cfg: DictConfig):
             job = redact(" ".join(HydraConfig.get().overrides.task))
             print(f"error: {job}: {line}", file=sys.stderr, flush=True)
             record_failure(line, traceback.format_exc())
-            return {"status": "FAILED", "error": line, "metrics": {}, "replicates": []}
+            return unfinished("FAILED", line)
         print(f"error: {line}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
@@ -135,7 +136,8 @@ def _interrupt(signum, frame) -> None:
 
 def _close_parent(status: str) -> None:
     """A sweep stopped before its end callback: close its parent run instead of leaving it RUNNING."""
-    from ablate.tracking.store import ENV_PARENT, ENV_URI, Tracker
+    from ablate.job.contract import ENV_PARENT, ENV_URI
+    from ablate.tracking.store import Tracker
 
     if os.environ.get(ENV_PARENT) and os.environ.get(ENV_URI):
         Tracker(os.environ[ENV_URI]).end(os.environ.pop(ENV_PARENT), status)

@@ -32,7 +32,7 @@ def stage_step(args: dict) -> dict:
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    from ablate.engine.train import autocast, make_optimizer, resolve_precision
+    from ablate.engine.setup import autocast, make_optimizer, resolve_precision
     from ablate.tasks.autoencode import Autoencode
     from benchmarks.common import build_unet, macs_per_image
 

@@ -12,7 +12,7 @@ def measure(args: dict, threads: int) -> dict:
     model (ablate.engine.vectorized.Stack). Seconds per step of all R, after warm-up steps."""
     import torch
 
-    from ablate.engine.train import make_optimizer
+    from ablate.engine.setup import make_optimizer
     from ablate.engine.vectorized import Stack
     from ablate.tasks.autoencode import Autoencode
     from benchmarks.common import build_unet

@@ -51,28 +51,25 @@ def baseline_loop(model, train_images, eval_images, epochs: int) -> list[float]:
 
 
 def project_loop(model, train_set, eval_set, epochs: int, channels_last: bool, compile_model: bool) -> list[float]:
-    """ablate.engine.train.train, exactly as a job calls it (resident data, index batches, the
-    speed switches). Returns History.epoch_seconds: train + eval-loss pass per epoch."""
+    """ablate.engine.train's loop for one model (train_model: the plain step), exactly as a job
+    calls it (resident data, index batches, the speed switches). Returns History.epoch_seconds:
+    train + eval-loss pass per epoch."""
     import torch
 
-    from ablate.engine.train import make_optimizer, train
+    from ablate.engine.setup import make_optimizer
+    from ablate.engine.train import TrainSpec, train_model
     from ablate.tasks.autoencode import Autoencode
 
     optimizer = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
-    history = train(
-        model,
-        Autoencode(),
-        train_set,
-        eval_set,
+    spec = TrainSpec(
         epochs=epochs,
         batch_size=128,
-        optimizer=optimizer,
         device=torch.device("cpu"),
-        seed=0,
-        progress=False,
         channels_last=channels_last,
         compile_model=compile_model,
+        progress=False,
     )
+    history = train_model(model, optimizer, Autoencode(), train_set, eval_set, spec, seed=0)
     return history.epoch_seconds
 
 

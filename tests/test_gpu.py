@@ -20,7 +20,9 @@ from sklearn.datasets import make_blobs
 from ablate.data import split
 from ablate.data.mnist5k import load
 from ablate.engine import checkpoint
-from ablate.engine.train import _train_epoch, make_optimizer, on_device, resolve_precision, seed_everything, train
+from ablate.engine.setup import make_optimizer, on_device, resolve_precision, seed_everything
+from ablate.engine.steps import plain_epoch
+from ablate.engine.train import TrainSpec, train_model
 from ablate.evaluate import purity
 from ablate.evaluate.kmeans_torch import kmeans_labels_batched
 from ablate.models.unet import UNet
@@ -72,10 +74,16 @@ def _train(tiny, device, epochs, path=None, resume=None, precision="fp32", hook=
     if hook is not None:  # on the first convolution, to see the dtype it computes in
         next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).register_forward_hook(hook)
     opt = make_optimizer(model.to(device), "adam", 1e-3, 0.9, 0.0)
-    history = train(
-        model, Autoencode(), *tiny, epochs=epochs, batch_size=32, optimizer=opt, device=device, seed=0,
-        progress=False, checkpoint_path=path, resume=resume, precision=precision, channels_last=True,
-    )  # fmt: skip
+    spec = TrainSpec(
+        epochs=epochs,
+        batch_size=32,
+        device=device,
+        precision=precision,
+        channels_last=True,
+        progress=False,
+        checkpoint=path,
+    )
+    history = train_model(model, opt, Autoencode(), *tiny, spec, seed=0, resume=resume)
     return history, model, opt
 
 
@@ -97,13 +105,13 @@ def test_a_training_epoch_on_cuda_syncs_with_the_host_once_whatever_its_steps():
 
     def syncs(steps: int) -> int:
         order = torch.arange(32 * steps, device=cuda)
-        _train_epoch(model, model, task, data, order, 32, opt, cuda, torch.bfloat16)  # warm: lazy state
+        plain_epoch(model, model, task, data, order, 32, opt, cuda, torch.bfloat16)  # warm: lazy state
         torch.cuda.synchronize()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
             try:
-                _train_epoch(model, model, task, data, order, 32, opt, cuda, torch.bfloat16)
+                plain_epoch(model, model, task, data, order, 32, opt, cuda, torch.bfloat16)
             finally:
                 torch.cuda.set_sync_debug_mode("default")
         return sum("synchroniz" in str(w.message) for w in caught)

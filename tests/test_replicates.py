@@ -12,7 +12,7 @@ from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 from torch import nn
 
-from ablate.engine.train import make_optimizer, seed_everything
+from ablate.engine.setup import make_optimizer, seed_everything
 from ablate.engine.vectorized import Stack
 from ablate.models.unet import UNet
 from ablate.tasks.autoencode import Autoencode

@@ -13,7 +13,8 @@ from ablate.config import ConfigError, TrainerConfig
 from ablate.data import split
 from ablate.data.mnist5k import load
 from ablate.engine import checkpoint
-from ablate.engine.train import make_optimizer, resolve_precision, seed_everything, train
+from ablate.engine.setup import make_optimizer, resolve_precision, seed_everything
+from ablate.engine.train import TrainSpec, train_model
 from ablate.models.unet import UNet
 from ablate.tasks.autoencode import Autoencode
 
@@ -29,10 +30,8 @@ def _run(tiny, epochs, path=None, resume=None, **speed):
     seed_everything(0)
     model = UNet(1, 1, (4, 8), 16, skip=True, bottleneck=False)
     opt = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
-    history = train(
-        model, Autoencode(), *tiny, epochs=epochs, batch_size=32, optimizer=opt, device=CPU, seed=0,
-        progress=False, checkpoint_path=path, resume=resume, **speed,
-    )  # fmt: skip
+    spec = TrainSpec(epochs=epochs, batch_size=32, device=CPU, progress=False, checkpoint=path, **speed)
+    history = train_model(model, opt, Autoencode(), *tiny, spec, seed=0, resume=resume)
     return history, model
 
 

@@ -1,4 +1,7 @@
-"""Epoch checkpoints that resume bit-for-bit: model, optimizer, epoch, history and every RNG.
+"""Epoch checkpoints that resume bit-for-bit, one format for one model and for a pack: the epoch,
+the members' weights stacked along a leading member axis (R = 1 for one model), the optimizer,
+each member's batch order, history and mask, every global RNG, and `meta`, what the caller asked
+to keep (opaque here: a job stores the runs the members log to).
 
 Loaded with `weights_only=True` (no pickled code runs), so every RNG state is stored as a tensor.
 Written to a temporary file and renamed, so a kill mid-write never leaves a torn checkpoint.
@@ -17,7 +20,8 @@ import numpy as np
 import torch
 
 
-def rng_state(order: torch.Generator) -> dict[str, torch.Tensor]:
+def rng_state() -> dict[str, torch.Tensor]:
+    """Python's, numpy's and torch's global RNGs (CUDA's too when it started), as tensors."""
     version, mt, gauss = random.getstate()
     _, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
@@ -27,7 +31,6 @@ def rng_state(order: torch.Generator) -> dict[str, torch.Tensor]:
         "numpy_rest": torch.tensor([pos, has_gauss], dtype=torch.int64),
         "numpy_cached": torch.tensor([cached], dtype=torch.float64),
         "torch": torch.get_rng_state(),
-        "order": order.get_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
@@ -35,7 +38,7 @@ def rng_state(order: torch.Generator) -> dict[str, torch.Tensor]:
     return state
 
 
-def set_rng_state(state: dict[str, torch.Tensor], order: torch.Generator) -> None:
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
     py = state["python"].tolist()
     gauss = None if py[-1] == -1 else float(state["python_gauss"][0])
     random.setstate((py[0], tuple(py[1:-1]), gauss))
@@ -44,7 +47,6 @@ def set_rng_state(state: dict[str, torch.Tensor], order: torch.Generator) -> Non
         ("MT19937", state["numpy"].numpy().astype(np.uint32), pos, has_gauss, float(state["numpy_cached"][0]))
     )
     torch.set_rng_state(state["torch"])
-    order.set_state(state["order"])
     cuda = [state[k] for k in sorted(k for k in state if k.startswith("cuda"))]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
@@ -54,17 +56,23 @@ def save(
     path: Path,
     *,
     epoch: int,
-    model: torch.nn.Module,
+    weights: dict[str, torch.Tensor],
     optimizer: torch.optim.Optimizer,
-    order: torch.Generator,
-    history: dict[str, list[float]],
+    orders: list[torch.Generator],
+    histories: list[dict[str, list[float]]],
+    masked: list[bool],
+    meta: dict[str, Any],
 ) -> None:
+    """The state after `epoch`; `weights` (R, ...) and one order, history and mask per member."""
     payload = {
         "epoch": epoch,
-        "model": model.state_dict(),
+        "weights": weights,
         "optimizer": optimizer.state_dict(),
-        "rng": rng_state(order),
-        "history": history,
+        "orders": [g.get_state() for g in orders],
+        "rng": rng_state(),
+        "histories": histories,
+        "masked": masked,
+        "meta": meta,
     }
     write(path, payload)
 
@@ -90,6 +98,6 @@ def load(path: Path, set_aside: bool = True) -> dict[str, Any] | None:
         aside.parent.mkdir(exist_ok=True)
         path.replace(aside)
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
-        print(f"warning: checkpoint {path} is unreadable ({reason}): set aside as {aside}; training from scratch",
-              file=sys.stderr, flush=True)  # fmt: skip
+        line = f"warning: checkpoint {path} is unreadable ({reason}): set aside as {aside}; training from scratch"
+        print(line, file=sys.stderr, flush=True)
         return None

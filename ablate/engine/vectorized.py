@@ -14,7 +14,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ablate.data import ImageSet
-from ablate.engine.train import autocast
+from ablate.engine.setup import autocast
 
 
 class Stack:
@@ -51,20 +51,41 @@ class Stack:
             for name, value in self.buffers.items():
                 model.get_buffer(name).copy_(value[r])
 
-    def state(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {"params": {k: v.detach() for k, v in self.params.items()}, "buffers": dict(self.buffers)}
+    def weights(self) -> dict[str, torch.Tensor]:
+        """Every parameter and buffer, stacked (R, ...): the checkpoint's weights."""
+        return {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
 
     @torch.no_grad()
-    def load(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
-        for k, v in state["params"].items():
-            self.params[k].copy_(v)
-        for k, v in state["buffers"].items():
-            self.buffers[k].copy_(v)
+    def load(self, weights: dict[str, torch.Tensor]) -> None:
+        for k, v in weights.items():
+            (self.params if k in self.params else self.buffers)[k].copy_(v)
         self.unstack()
 
 
-def train_epoch(stack: Stack, task, data: ImageSet, orders: torch.Tensor, batch_size: int, optimizer,
-                device: torch.device, dtype) -> torch.Tensor:  # fmt: skip
+def stack_or_why(models: list[nn.Module], task, data: ImageSet, device: torch.device) -> tuple[Stack | None, str]:
+    """The models as one Stack, probed on two training images; or None and one line saying why
+    they cannot be vectorized (random ops in forward, an op vmap lacks)."""
+    try:
+        stack = Stack(models)
+        labels = None if data.labels is None else data.labels[:2].to(device)
+        x = task.batch(data.images[:2].to(device), labels)[0]
+        stack.probe(x.unsqueeze(0).expand(len(models), *x.shape).contiguous())
+    except Exception as exc:  # noqa: BLE001 - whatever vmap refuses: one line why
+        name = type(models[0]).__name__
+        return None, f"{name} cannot be vectorized ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+    return stack, ""
+
+
+def train_epoch(
+    stack: Stack,
+    task,
+    data: ImageSet,
+    orders: torch.Tensor,
+    batch_size: int,
+    optimizer,
+    device: torch.device,
+    dtype,
+) -> torch.Tensor:
     """One pass over the training set, each replicate in its own order (orders: (R, N)); each
     replicate's mean training loss, (R,). The step minimises the SUM of the replicates' losses, so
     each gets exactly its own gradient."""

@@ -8,7 +8,9 @@ kernels. Each replicate keeps its own batch order (its seed's), BatchNorm statis
 state (Adam and SGD act element by element, so one optimizer over the stacked tensors is R
 optimizers). The loss is the SUM of the replicates' losses: each replicate's gradient is then
 exactly its own (a mean would divide every learning rate by R). After each epoch the stacked
-weights are copied back into the replicates' models, which evaluate, log and checkpoint as usual.
+weights are copied back into the replicates' models, which evaluate and log as usual. One model or
+a pack, the epochs are the engine's one loop (ablate/engine/train.py); only its step differs. The
+pack's side of the job (its checkpoint, its members' callbacks) is ablate/job/pack.py.
 
 What differs from one at a time: float rounding (the same sums in another order), so a replicate's
 numbers can differ with the pack size in the last digits, far below the spread between seeds
@@ -20,13 +22,19 @@ one after another, with one line saying why.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ablate.config import Config
-from ablate.job.replicate import Replicate
+from ablate.engine.setup import make_optimizer
+from ablate.engine.train import Member, Pack, TrainSpec, train
+from ablate.engine.vectorized import stack_or_why
+from ablate.job.context import Cell
+from ablate.job.contract import ReplicateResult
+from ablate.job.pack import train_pack
+from ablate.job.replicate import Replicate, mean_of
 
 # replicates packed at once when trainer.pack=auto: what the measurements favour per device type
 # (deterministic: never sized from free memory, which would change the numbers between runs)
@@ -37,80 +45,66 @@ def pack_size(setting: Any, device: torch.device) -> int:
     return AUTO.get(device.type, 16) if setting == "auto" else int(setting)
 
 
-class Cell:
-    """The shared inputs of a cell's replicates: its config, task, data and device."""
-
-    def __init__(self, conf: Config, task, data: dict[str, Any], train_set, eval_set, shown, device: torch.device,
-                 resources: dict[str, Any]):  # fmt: skip
-        self.conf, self.task, self.data, self.device = conf, task, data, device
-        self.train_set, self.eval_set, self.shown, self.resources = train_set, eval_set, shown, resources
-
-    def train(self, replicates: list[Replicate], hook: Callable | None) -> list[dict[str, Any]]:
-        """Every replicate's result, in seed order: skipped, resumed or trained."""
-        results: dict[int, dict[str, Any]] = {}
-        todo = []
-        for rep in replicates:
-            try:
-                action = rep.prepare(self.train_set, self.eval_set)
-            except BaseException as exc:  # noqa: BLE001 - this replicate's run ends FAILED; the others go on
-                results[rep.seed] = rep.fail(exc)
-                continue
-            if action == "skip":
-                results[rep.seed] = rep.conclude(lambda rep=rep: rep.tracker.run(rep.run_id)["metrics"])
-            else:
-                rep.tracker.set_tags(rep.run_id, self.resources)
-                todo.append(rep)
-        size = pack_size(self.conf.trainer.pack, self.device)
-        fresh = [rep for rep in todo if rep.plan.action == "run"]  # resumed ones continue their own checkpoint
-        results.update(self.one_by_one([rep for rep in todo if rep.plan.action != "run"], hook))
-        for start in range(0, len(fresh), size):
-            group = fresh[start : start + size]
-            results.update(self.one_by_one(group, hook) if len(group) == 1 else self.packed(group, hook))
-        return [results[rep.seed] for rep in replicates]
-
-    def packed(self, group: list[Replicate], hook: Callable | None) -> dict[int, dict[str, Any]]:
-        """The group trained as one vectorized model (or one by one, if the model cannot be)."""
-        from ablate.engine.packed import PackedRun
-
+def train_cell(cell: Cell, replicates: list[Replicate], hook: Callable | None) -> list[ReplicateResult]:
+    """Every replicate's result, in seed order: skipped, resumed or trained."""
+    results: dict[int, ReplicateResult] = {}
+    todo = []
+    for rep in replicates:
         try:
-            models = [rep.build_model(self.task, self.data, self.device) for rep in group]
-            run = PackedRun(self, group, models)
-        except BaseException as exc:  # noqa: BLE001 - every replicate of the group ends with the reason
-            return {rep.seed: rep.fail(exc) for rep in group}
-        if run.stack is None:
-            print(f"pack: {run.why}; its {len(group)} replicates train one after another", flush=True)
-            return self.one_by_one(group, hook, models)
-        for rep in group:  # how many trained together: the numbers can differ with it at float level
-            rep.log_params({"pack_size": len(group)})
-        return run.train(hook)
-
-    def one_by_one(self, group: list[Replicate], hook: Callable | None, models=None) -> dict[int, dict[str, Any]]:
-        """The plain loop, replicate after replicate. A search's hook sees, after each epoch of the
-        last one, the mean over the group's replicates of that epoch's metrics."""
-        results = {}
-        for i, rep in enumerate(group):
-            rep.log_params({"pack_size": 1})
-            last, model = hook if i == len(group) - 1 else None, models[i] if models else None
-            body = lambda rep=rep, last=last, model=model: self._alone(rep, mean_of(group, last), model)  # noqa: E731
-            results[rep.seed] = rep.conclude(body)
-        return results
-
-    def _alone(self, rep: Replicate, hook: Callable | None, model=None) -> dict[str, float]:
-        import time
-
-        model = model if model is not None else rep.build_model(self.task, self.data, self.device)
-        tic = time.perf_counter()
-        history = rep.fit(model, self.task, self.train_set, self.eval_set, self.shown, self.device, hook)
-        return rep.finalize(model, self.task, self.eval_set, self.device, history, time.perf_counter() - tic)
+            action = rep.prepare(cell.train_set, cell.eval_set)
+        except BaseException as exc:  # noqa: BLE001 - this replicate's run ends FAILED; the others go on
+            results[rep.seed] = rep.fail(exc)
+            continue
+        if action == "skip":
+            results[rep.seed] = rep.conclude(lambda rep=rep: rep.tracker.run(rep.run_id)["metrics"])
+        else:
+            rep.tracker.set_tags(rep.run_id, cell.resources)
+            todo.append(rep)
+    size = pack_size(cell.conf.trainer.pack, cell.device)
+    fresh = [rep for rep in todo if rep.plan.action == "run"]  # resumed ones continue their own checkpoint
+    results.update(one_by_one(cell, [rep for rep in todo if rep.plan.action != "run"], hook))
+    for start in range(0, len(fresh), size):
+        group = fresh[start : start + size]
+        results.update(one_by_one(cell, group, hook) if len(group) == 1 else packed(cell, group, hook))
+    return [results[rep.seed] for rep in replicates]
 
 
-def mean_of(group: list[Replicate], hook: Callable | None) -> Callable | None:
-    """`hook` called with each metric's mean over the group's replicates that logged that epoch."""
-    if hook is None:
-        return None
+def packed(cell: Cell, group: list[Replicate], hook: Callable | None) -> dict[int, ReplicateResult]:
+    """The group trained as one vectorized model (or one by one, if the model cannot be)."""
+    try:
+        models = [rep.build_model(cell.task, cell.data, cell.device) for rep in group]
+        stack, why = stack_or_why(models, cell.task, cell.train_set, cell.device)
+    except BaseException as exc:  # noqa: BLE001 - every replicate of the group ends with the reason
+        return {rep.seed: rep.fail(exc) for rep in group}
+    if stack is None:
+        print(f"pack: {why}; its {len(group)} replicates train one after another", flush=True)
+        return one_by_one(cell, group, hook, models)
+    for rep in group:  # how many trained together: the numbers can differ with it at float level
+        rep.log_params({"pack_size": len(group)})
+    return train_pack(cell, group, models, stack, hook)
 
-    def mean_hook(epoch: int, values: dict[str, float]) -> None:
-        logged = [rep.epochs[epoch] for rep in group if epoch in rep.epochs]
-        hook(epoch, {k: sum(v[k] for v in logged) / len(logged) for k in values if all(k in v for v in logged)})
 
-    return mean_hook
+def one_by_one(cell: Cell, group: list[Replicate], hook: Callable | None, models=None) -> dict[int, ReplicateResult]:
+    """The plain step, replicate after replicate. A search's hook sees, after each epoch of the
+    last one, the mean over the group's replicates of that epoch's metrics."""
+    results = {}
+    for i, rep in enumerate(group):
+        rep.log_params({"pack_size": 1})
+        last, model = hook if i == len(group) - 1 else None, models[i] if models else None
+        body = lambda rep=rep, last=last, model=model: _alone(cell, rep, mean_of(group, last), model)  # noqa: E731
+        results[rep.seed] = rep.conclude(body)
+    return results
+
+
+def _alone(cell: Cell, rep: Replicate, hook: Callable | None, model=None) -> dict[str, float]:
+    """One replicate: the loop's R = 1 case, in its own checkpoint (its plan's)."""
+    model = model if model is not None else rep.build_model(cell.task, cell.data, cell.device)
+    t = cell.conf.trainer
+    tic = time.perf_counter()
+    spec = TrainSpec.of(t, cell.device, rep.name, rep.plan.path)
+    optimizer = make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay)
+    member = Member(model, rep.seed, rep.on_epoch(model, cell.task, cell.shown, cell.device))
+    after = None if hook is None else (lambda epoch: hook(epoch, rep.epochs[epoch]))
+    pack = Pack([member], spec.plain_step(model, optimizer), after_epoch=after, meta={"runs": [rep.run_id]})
+    (history,) = train(pack, cell.task, cell.train_set, cell.eval_set, spec, rep.plan.state)
+    return rep.finalize(model, cell.task, cell.eval_set, cell.device, history, time.perf_counter() - tic)

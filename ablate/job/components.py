@@ -61,11 +61,12 @@ def locate(group: str, node: dict[str, Any]) -> Callable:
         text = str(exc)
         missing = re.search(r"module '([^']+)' is installed", text)
         absent = re.search(r"that '([^']+)' is importable from module '([^']+)'", text)
-        why = (
-            f"no module {missing.group(1)}" if missing
-            else f"{absent.group(2)} has no {absent.group(1)}" if absent
-            else " ".join(str(exc.__cause__ or exc).split())[:200]
-        )  # fmt: skip
+        if missing:
+            why = f"no module {missing.group(1)}"
+        elif absent:
+            why = f"{absent.group(2)} has no {absent.group(1)}"
+        else:
+            why = " ".join(str(exc.__cause__ or exc).split())[:200]
         raise ConfigError(f"{group}._target_={target}: cannot import it: {why} (allowed: a dotted path)") from None
 
 

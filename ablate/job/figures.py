@@ -14,6 +14,11 @@ def _rgb(x: torch.Tensor) -> torch.Tensor:
 ROWS = ("input", "output", "ground truth")
 
 
+def snapshot_epochs(epochs: int) -> list[int]:
+    """The epochs the article shows progress at (1, 10, 20, 30, 50) that exist, and the last."""
+    return sorted({e for e in (1, 10, 20, 30, 50) if e <= epochs} | {epochs})
+
+
 def progress_grid(rows: list[torch.Tensor], path: Path, columns: int = 10, title: str = "") -> Path:
     """The shown images side by side, `columns` to a block, one labelled line per row kind
     (input, output, ground truth; "input = target" once when they are the same images), large
@@ -26,8 +31,11 @@ def progress_grid(rows: list[torch.Tensor], path: Path, columns: int = 10, title
         rows, names = rows[:2], ["input = target", "output"]
     n, (h, w) = rows[0].shape[0], rows[0].shape[-2:]
     blocks = [range(i, min(i + columns, n)) for i in range(0, n, columns)]
-    lines = [(f"{name}", torch.cat([_pad(r[i]) for i in block], dim=2)) for block in blocks
-             for name, r in zip(names, rows, strict=True)]  # fmt: skip
+    lines = [
+        (f"{name}", torch.cat([_pad(r[i]) for i in block], dim=2))
+        for block in blocks
+        for name, r in zip(names, rows, strict=True)
+    ]
     width, left, top = 10.0, 1.4, (0.45 if title else 0.05)  # inches
     line_h = width * (h + 2) / (columns * (w + 2))
     fig_w, fig_h = left + width + 0.1, top + line_h * len(lines) + 0.05

@@ -1,5 +1,7 @@
 """One replicate of a grid cell (one training seed): its MLflow run and its stages, in order:
-the skip/resume plan, the model, training, then the latents' evaluation and the artifacts.
+the skip/resume plan, the model, what each epoch logs (training itself is the engine's loop,
+driven by ablate/job/cell.py and ablate/job/pack.py), then its final metrics (the final
+evaluation: ablate/evaluate/final.py) and artifacts.
 
 A replicate never raises inside a sweep: `conclude` ends its run with the status it earned
 (FINISHED, FAILED with the traceback as an artifact, KILLED when pruned or interrupted) and
@@ -8,43 +10,53 @@ returns it, so the other replicates, the other jobs and the end-of-sweep report 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
-from ablate.config import Config
+from ablate.engine.evaluation import eval_batch_size, evaluate
 from ablate.engine.hooks import Pruned
-from ablate.engine.train import evaluate, make_optimizer, seed_everything, snapshot_epochs, train
-from ablate.evaluate import cluster_quality
+from ablate.engine.setup import seed_everything
+from ablate.engine.train import History
+from ablate.evaluate.final import final_evaluation
 from ablate.job import components, figures, resume
-from ablate.job.contract import job_log_tag
+from ablate.job.context import JobContext
+from ablate.job.contract import ENV_PARENT, ReplicateResult, job_log_tag
 from ablate.job.env import Where
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.models import count_parameters
 from ablate.tracking.describe import key_first, run_description
-from ablate.tracking.store import ENV_PARENT, FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, Tracker, redact
+from ablate.tracking.store import FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, redact
 from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
-from ablate.util import locks as claims
+from ablate.util import locks
 
 
 class Replicate:
-    def __init__(self, conf: Config, seed: int, settings: dict[str, Any], config_yaml: str, tracker: Tracker,
-                 exp_id: str, parent: str | None, where: Where, out_dir: Path, name: str,
-                 tags: dict[str, Any]):  # fmt: skip
-        self.conf, self.seed, self.settings, self.config_yaml = conf, seed, settings, config_yaml
-        self.tracker, self.exp_id, self.parent = tracker, exp_id, parent
-        self.where, self.out_dir, self.name, self.tags = where, out_dir, name, tags
+    def __init__(self, job: JobContext, seed: int) -> None:
+        """The replicate of `job` with its own seed in its params and in the config it saves (the
+        config that reproduces it alone: replicates=1)."""
+        conf, where = job.conf, job.where
+        self.job, self.conf, self.seed, self.tracker = job, conf, seed, job.tracker
+        many = conf.replicates > 1
+        alone = copy.deepcopy(job.config)
+        alone.seed, alone.replicates = seed, 1
+        self.config_yaml = OmegaConf.to_yaml(alone)
+        self.settings = {**job.settings, "seed": seed}
+        self.name = redact(f"{job.arm} seed={seed}" if many else job.arm)
+        self.tags = {**start_tags(where, job.data, seed, seed - conf.seed, conf.replicates), **job.hook_tags}
+        self.out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
-        self.hold = None  # this process's claim on the replicate (ablate/util/locks.py)
+        self.lock: locks.Lock | None = None  # held while this process trains it (ablate/util/locks.py)
         self.ended = self.reopened = False
         self.resumed_epoch: int | None = None  # the checkpoint's epoch it went on from (its own, or its pack's)
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
@@ -58,12 +70,14 @@ class Replicate:
         alive = resume.alive_tags()
         if source is None:  # this sweep's own run that did not finish, if any
             try:
-                stale = resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity)
+                stale = resume.stale_runs(self.tracker, self.job.experiment, self.job.parent, self.identity)
             except Exception:  # noqa: BLE001 - the store may be what failed: a new run still says why
                 stale = []
             source = stale[0]["run_id"] if stale else None
         if source is None:
-            self.run_id = self.tracker.start(self.exp_id, self.name, self.parent, tags={**self.tags, **alive})
+            self.run_id = self.tracker.start(
+                self.job.experiment, self.name, self.job.parent, tags={**self.tags, **alive}
+            )
         else:
             self.run_id, self.reopened = source, True
             self.tracker.reopen(source, alive)
@@ -83,25 +97,27 @@ class Replicate:
 
     def _refer(self, run: dict[str, Any]) -> None:
         """A run of another sweep counts in this one by reference."""
-        if self.parent is not None and run["tags"].get(PARENT_TAG) != self.parent:
-            self.tracker.refer(self.parent, run["run_id"])
+        parent = self.job.parent
+        if parent is not None and run["tags"].get(PARENT_TAG) != parent:
+            self.tracker.refer(parent, run["run_id"])
 
     def prepare(self, train_set, eval_set) -> str:
         """Fingerprint the replicate (its config with its seed, the code, the data), decide skip
         (a FINISHED run has it), resume (a checkpoint has it) or run, and open its run."""
         digest = data_hash(train_set, eval_set)
         fp = fingerprint(self.settings, code_version(), digest)
-        checkpoints = self.where.launch_dir / self.conf.tracking.checkpoint_dir
+        job = self.job
+        checkpoints = job.where.launch_dir / self.conf.tracking.checkpoint_dir
         enabled = self.conf.tracking.resume
         if enabled:  # one owner per replicate: the same sweep started twice trains it once (the other waits)
             wait = lambda: print(f"{self.name}: another process trains it; waiting", flush=True)  # noqa: E731
-            self.hold = claims.claim(checkpoints / "claims" / f"{fp}.lock", wait)
-        self.plan = resume.plan(self.tracker, self.exp_id, self.parent, fp, checkpoints, enabled, self.identity)
+            self.lock = locks.acquire(checkpoints / "claims" / f"{fp}.lock", wait)
+        self.plan = resume.plan(self.tracker, job.experiment, job.parent, fp, checkpoints, enabled, self.identity)
         if self.plan.action == "skip":  # the finished run is the result: nothing new in the store
-            claims.release(self.hold)
+            locks.release(self.lock)
             self.run_id, self.ended = self.plan.source, True
             self._refer(self.tracker.run(self.run_id))
-            for stale in resume.stale_runs(self.tracker, self.exp_id, self.parent, self.identity):
+            for stale in resume.stale_runs(self.tracker, job.experiment, job.parent, self.identity):
                 self.tracker.set_tags(stale["run_id"], {SUPERSEDED: self.run_id})  # out of the sweep's runs
             return "skip"
         self.open(self.plan.source)
@@ -112,7 +128,7 @@ class Replicate:
         if self.plan.action == "resume":
             self.resumed_epoch = int(self.plan.state["epoch"])
             self.tracker.set_tags(self.run_id, {"ablate.resumed_epoch": self.resumed_epoch})
-        resume.claim(self.plan, self.run_id)
+        resume.record_owner(self.plan, self.run_id)
         return self.plan.action
 
     def build_model(self, task, data: dict[str, Any], device: torch.device) -> torch.nn.Module:
@@ -126,10 +142,10 @@ class Replicate:
         self.tracker.log_artifact(self.run_id, self.out_dir / "config.yaml")
         return model
 
-    def on_epoch(self, model, task, shown, device: torch.device, hook: Callable | None = None) -> Callable:
+    def on_epoch(self, model, task, shown, device: torch.device) -> Callable[[int, dict[str, float]], None]:
         """What happens after each epoch: metrics logged, heartbeats, progress grids at the
-        article's epochs, then the hook (a search's report-and-prune)."""
-        tracker, run_id, show_at = self.tracker, self.run_id, set(snapshot_epochs(self.conf.trainer.epochs))
+        article's epochs."""
+        tracker, run_id, show_at = self.tracker, self.run_id, set(figures.snapshot_epochs(self.conf.trainer.epochs))
 
         def on_epoch(epoch: int, values: dict[str, float]) -> None:
             first = sorted(values, key=lambda k: k != "eval_loss")  # what the UI's compare view plots first
@@ -149,24 +165,14 @@ class Replicate:
                     ),
                     "progress",
                 )
-            if hook is not None:
-                hook(epoch, values)
 
         return on_epoch
 
-    def fit(self, model, task, train_set, eval_set, shown, device: torch.device, hook=None):
-        """Train this replicate alone (the plain loop: trainer.pack=1, or a model that cannot be packed)."""
-        t = self.conf.trainer
-        return train(
-            model, task, train_set, eval_set,
-            epochs=t.epochs, batch_size=t.batch_size, device=device, seed=self.seed,
-            optimizer=make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay),
-            on_epoch=self.on_epoch(model, task, shown, device, hook), progress=t.progress, desc=self.name,
-            checkpoint_path=self.plan.path if t.checkpoint else None, resume=self.plan.state,
-            precision=t.precision, channels_last=t.channels_last, compile_model=t.compile,
-        )  # fmt: skip
-
-    def finalize(self, model, task, eval_set, device: torch.device, history, seconds: float) -> dict[str, float]:
+    def finalize(
+        self, model, task, eval_set, device: torch.device, history: History, seconds: float
+    ) -> dict[str, float]:
+        """The trained model's final metrics (its timings and size, its final losses, then its
+        final evaluation: ablate/evaluate/final.py), logged with its artifacts."""
         conf, out_dir, counts = self.conf, self.out_dir, count_parameters(model)
         metrics = {
             "train_seconds": seconds,
@@ -181,19 +187,12 @@ class Replicate:
             "final_eval_loss": history.eval_loss[-1],
         }
         tic = time.perf_counter()
-        final = evaluate(model, task, eval_set, 4 * conf.trainer.batch_size, device, keep=True)
-        latents = final.latents.numpy()
-        metrics.update(final.quality)
-        if conf.eval.latent and eval_set.labels is not None:  # purity, NMI, ARI and the feature dim
-            e = conf.eval
-            labels = eval_set.labels.numpy()
-            metrics.update(cluster_quality(latents, labels, e.kmeans_seeds, e.n_init, e.kmeans.value, device))
-        else:
-            metrics["latent_dim"] = latents.shape[1]
+        batch = eval_batch_size(conf.trainer.batch_size)
+        final = final_evaluation(model, task, eval_set, batch, device, conf.eval)
+        metrics.update(final.metrics)
         metrics["eval_seconds"] = time.perf_counter() - tic  # the final pass over the eval split and its k-means
 
-        labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
-        np.savez_compressed(out_dir / "latents.npz", latents=latents, labels=labels)
+        np.savez_compressed(out_dir / "latents.npz", latents=final.latents, labels=final.labels)
         torch.save(model.state_dict(), out_dir / "model.pt")
         figures.loss_curve(history.train_loss, history.eval_loss, self.name, out_dir / "loss_curve.png")
         for file in ("latents.npz", "model.pt", "loss_curve.png"):
@@ -204,7 +203,7 @@ class Replicate:
         return metrics
 
     # -- the run's end ----------------------------------------------------------------------------
-    def conclude(self, body: Callable[[], dict[str, float]]) -> dict[str, Any]:
+    def conclude(self, body: Callable[[], dict[str, float]]) -> ReplicateResult:
         """Run `body` (the replicate's stages) and end the run with the status it earned."""
         try:
             metrics = body()
@@ -218,14 +217,14 @@ class Replicate:
         status = "SKIPPED" if self.plan is not None and self.plan.action == "skip" else "FINISHED"
         return {"status": status, "run_id": self.run_id, "seed": self.seed, "metrics": metrics}
 
-    def pruned(self, exc: Pruned) -> dict[str, Any]:
+    def pruned(self, exc: Pruned) -> ReplicateResult:
         self.tracker.set_tags(self.run_id, {"ablate.pruned": exc.epoch, "ablate.error": str(exc)})
         self.end("KILLED")
         if self.plan is not None:
             resume.finish(self.plan)
         return {"status": "PRUNED", "run_id": self.run_id, "seed": self.seed, "epoch": exc.epoch}
 
-    def fail(self, exc: BaseException, alone: bool = True) -> dict[str, Any]:
+    def fail(self, exc: BaseException, alone: bool = True) -> ReplicateResult:
         """FAILED (KILLED when interrupted) with the traceback as an artifact; an interrupt, or an
         error outside a sweep that ends the job (`alone`: not one masked replicate of a pack), is
         raised again once the run is closed."""
@@ -239,14 +238,14 @@ class Replicate:
             self.open()  # the job failed before its replicates' runs were opened: open them to say why
             self.end("KILLED" if interrupted else "FAILED")  # close first: logging may be what failed
         except Exception:  # noqa: BLE001 - the store may be what failed
-            claims.release(self.hold)  # the claim never outlives the attempt
+            locks.release(self.lock)  # the lock never outlives the attempt
         result["run_id"] = self.run_id
         try:
             self.tracker.set_tags(self.run_id, {"ablate.error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
             self.tracker.log_text(self.run_id, "".join(traceback.format_exception(exc)), TRACEBACK)
         except Exception:  # noqa: BLE001 - the store may be what failed; the run is closed already
             pass
-        if interrupted or (alone and not self.where.multirun):
+        if interrupted or (alone and not self.job.where.multirun):
             raise exc
         return result
 
@@ -259,7 +258,7 @@ class Replicate:
                 if reason:  # after the end: logging may be what failed
                     self.tracker.set_tags(self.run_id, {"ablate.error": reason.splitlines()[0][:500]})
         finally:
-            claims.release(self.hold)  # after the run's end: a waiting process then finds it finished
+            locks.release(self.lock)  # after the run's end: a waiting process then finds it finished
 
 
 def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replicates: int) -> dict[str, Any]:
@@ -273,3 +272,15 @@ def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replic
         DATA_SPEC: json.dumps(data),
         IDENTITY: hashlib.sha256(json.dumps([where.overrides, seed]).encode()).hexdigest()[:20],
     }
+
+
+def mean_of(group: list[Replicate], hook: Callable | None) -> Callable | None:
+    """`hook` called with each metric's mean over the group's replicates that logged that epoch."""
+    if hook is None:
+        return None
+
+    def mean_hook(epoch: int, values: dict[str, float]) -> None:
+        logged = [rep.epochs[epoch] for rep in group if epoch in rep.epochs]
+        hook(epoch, {k: sum(v[k] for v in logged) / len(logged) for k in values if all(k in v for v in logged)})
+
+    return mean_hook

@@ -42,8 +42,16 @@ class Plan:
         return self.folder / "last.pt"
 
 
-def plan(tracker: Tracker, experiment_id: str, parent: str | None, fingerprint: str, checkpoints: Path,
-         enabled: bool, identity: dict[str, str] | None = None, look_only: bool = False) -> Plan:  # fmt: skip
+def plan(
+    tracker: Tracker,
+    experiment_id: str,
+    parent: str | None,
+    fingerprint: str,
+    checkpoints: Path,
+    enabled: bool,
+    identity: dict[str, str] | None = None,
+    look_only: bool = False,
+) -> Plan:
     """`parent`: the sweep's parent run (None for a single run); `identity`: the tags that name
     the replicate within its sweep (its overrides and seed)."""
     folder = checkpoints / fingerprint
@@ -88,8 +96,8 @@ def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool, look_only: 
     return Plan("run", folder)
 
 
-def claim(plan: Plan, run_id: str) -> None:
-    """Record which run writes this folder's checkpoints (the next resume continues that run)."""
+def record_owner(plan: Plan, run_id: str) -> None:
+    """Record which run owns this folder's checkpoints (the next resume continues that run)."""
     plan.folder.mkdir(parents=True, exist_ok=True)
     (plan.folder / "run.json").write_text(json.dumps({"run_id": run_id}))
 
@@ -99,8 +107,9 @@ def finish(plan: Plan) -> None:
     shutil.rmtree(plan.folder, ignore_errors=True)
 
 
-def copy_results(tracker: Tracker, src: str, dst: str, max_step: int | None = None,
-                 folders: tuple[str, ...] = ()) -> None:  # fmt: skip
+def copy_results(
+    tracker: Tracker, src: str, dst: str, max_step: int | None = None, folders: tuple[str, ...] = ()
+) -> None:
     """Copy src's metric histories (steps <= max_step when given) and artifact folders into dst:
     for a pack resumed from another sweep's checkpoint (its runs' epochs before the checkpoint)
     and for an Optuna arm taking its best trial's results."""

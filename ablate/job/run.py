@@ -11,7 +11,6 @@ inside a sweep: each run ends with the status it earned and the sweep goes on.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import socket
@@ -19,25 +18,35 @@ import time
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ablate.config import Config, ConfigError, flatten, to_object
 from ablate.data import eval_too_small
 from ablate.engine.hooks import epoch_hook
-from ablate.engine.train import resolve_device
-from ablate.job import cell as pack
-from ablate.job import components
-from ablate.job.contract import end_run, job_log_tag
+from ablate.engine.setup import resolve_device
+from ablate.job import components, lines
+from ablate.job.cell import train_cell
+from ablate.job.context import Cell, JobContext
+from ablate.job.contract import (
+    DONE,
+    ENV_EXPERIMENT,
+    ENV_PARENT,
+    ENV_URI,
+    CellResult,
+    ReplicateResult,
+    cell_result,
+    end_run,
+    job_log_tag,
+)
 from ablate.job.env import Where, hydra_job, plain_config, redact_saved_config
 from ablate.job.fingerprint import neutral
-from ablate.job.replicate import Replicate, start_tags
+from ablate.job.replicate import Replicate
 from ablate.job.resources import assign_resources
 from ablate.job.resume import mark_orphans
-from ablate.sweep import console
-from ablate.tracking.store import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, open_experiment, redact
+from ablate.tracking.store import Tracker, open_experiment, redact
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def run(cfg: DictConfig) -> CellResult:
     conf = to_object(cfg)
     where = hydra_job()
     redact_saved_config(where)
@@ -45,20 +54,34 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     arm = _arm(where.overrides, tracker.run(parent)["tags"] if parent else {}) or _default_name(conf)
     hook = epoch_hook()  # a sweeper's per-epoch callable (the Optuna trial's report-and-prune), or None
     plain = plain_config(cfg)
-    common = (plain, flatten(plain), components.data_spec(conf.data), getattr(hook, "tags", {}))
-    replicates = [_start(conf, common, tracker, exp_id, parent, where, arm, seed) for seed in conf.seeds()]
-    print(redact(console.job_start(arm, list(conf.seeds()), conf.trainer.epochs)), flush=True)
+    job = JobContext(
+        conf=conf,
+        where=where,
+        tracker=tracker,
+        experiment=exp_id,
+        parent=parent,
+        arm=arm,
+        config=plain,
+        settings=flatten(plain),
+        data=components.data_spec(conf.data),
+        hook_tags=getattr(hook, "tags", {}),
+    )
+    replicates = [Replicate(job, seed) for seed in conf.seeds()]
+    print(redact(lines.job_start(arm, list(conf.seeds()), conf.trainer.epochs)), flush=True)
     tic = time.perf_counter()
     try:
-        results = _train(conf, replicates, hook, common[2])
+        results = _train(conf, replicates, hook, job.data)
     except BaseException as exc:  # noqa: BLE001 - interrupted (or failed outside a sweep): no run left RUNNING
         status = "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
         for replicate in replicates:
             with contextlib.suppress(Exception):  # the store may be what failed: close every one we can
                 replicate.end(status, reason=f"{type(exc).__name__}: {exc}")
         raise
-    print(console.job_end(arm, replicates, results, time.perf_counter() - tic), flush=True)
-    return console.summary(results, arm, where.multirun, tracker.uri)
+    print(lines.job_end(arm, replicates, results, time.perf_counter() - tic), flush=True)
+    result = cell_result(results)
+    if not where.multirun and result["status"] in DONE:  # a single run shows its results
+        print(lines.results(results, tracker.uri))
+    return result
 
 
 def record_failure(line: str, detail: str | None = None) -> None:
@@ -102,25 +125,7 @@ def _default_name(conf: Config) -> str:
     return f"{model}-{components.as_dict(conf.task).get('name', 'task')}"
 
 
-def _start(conf: Config, common: tuple, tracker: Tracker, exp_id: str, parent: str | None, where: Where, arm: str,
-           seed: int) -> Replicate:  # fmt: skip
-    """The replicate's run, a direct child of the sweep's parent, with its own seed in its params
-    and in the config it saves (the config that reproduces it alone: replicates=1). `common`: the
-    job's config without Hydra's node, that config flattened, its data spec and the hook's tags."""
-    plain, flat, data, tags = common
-    alone = copy.deepcopy(plain)
-    alone.seed, alone.replicates = seed, 1
-    settings = {**flat, "seed": seed}
-    index, many = seed - conf.seed, conf.replicates > 1
-    name = redact(f"{arm} seed={seed}" if many else arm)
-    tags = {**start_tags(where, data, seed, index, conf.replicates), **tags}
-    out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
-    return Replicate(
-        conf, seed, settings, OmegaConf.to_yaml(alone), tracker, exp_id, parent, where, out_dir, name, tags
-    )
-
-
-def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]) -> list[dict[str, Any]]:
+def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]) -> list[ReplicateResult]:
     """The cell's shared stages once (resources, device, task, data), then every replicate."""
     try:
         components.check_all(conf)  # preflight did, where the command ran; a worker may lack a module
@@ -138,5 +143,5 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
         return [replicate.fail(exc) for replicate in replicates]
     # a fixed set of eval images spread over the split (so over the classes) for progress grids
     picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
-    cell = pack.Cell(conf, task, data, train_set, eval_set, eval_set.subset(picks), device, resources)
-    return cell.train(replicates, hook)
+    cell = Cell(conf, task, data, train_set, eval_set, eval_set.subset(picks), device, resources)
+    return train_cell(cell, replicates, hook)

@@ -19,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
 from ablate.job.fingerprint import code_version, neutral
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
@@ -27,9 +28,6 @@ from ablate.sweep.console import arm_factors, key_metrics, sweep_table
 from ablate.sweep.study import study_json
 from ablate.tracking.describe import sweep_description
 from ablate.tracking.store import (
-    ENV_EXPERIMENT,
-    ENV_PARENT,
-    ENV_URI,
     SWEEP_KEY,
     Tracker,
     check_tracking,

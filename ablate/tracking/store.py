@@ -27,9 +27,6 @@ from ablate.util.redaction import redact, short_reason  # importing it also inst
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI: training runs, not GenAI
 PARENT_TAG = "mlflow.parentRunId"
 
-# how a sweep's parent process hands the store and parent run to its jobs (in-process or not)
-ENV_URI, ENV_PARENT, ENV_EXPERIMENT = "ABLATE_TRACKING_URI", "ABLATE_PARENT_RUN_ID", "ABLATE_EXPERIMENT_ID"
-
 
 def check_tracking(uri: str, timeout: float = 5.0) -> str | None:
     """None when the tracking store at `uri` answers, else one line saying why not (credentials

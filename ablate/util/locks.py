@@ -1,9 +1,9 @@
-"""Exclusive claims between processes: an advisory `flock` on a small file.
+"""Exclusive file locks between processes: an advisory `flock` on a small file.
 
-The kernel drops a flock when its process ends, however it ends (kill -9 included), so a claim is
+The kernel drops a flock when its process ends, however it ends (kill -9 included), so a lock is
 never left stale and nothing needs cleaning up. Used for creating a sqlite store (two commands
-started together must not both create its tables) and for a replicate's cell (two identical
-sweeps in one directory train each replicate once: the second waits, then reuses the result).
+started together must not both create its tables) and for a replicate (two identical sweeps in
+one directory train each replicate once: the second waits, then reuses the result).
 """
 
 from __future__ import annotations
@@ -12,15 +12,24 @@ import contextlib
 import fcntl
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 _WARNED: list[Path] = []
 
 
-def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO | None:
-    """Hold `path`'s lock until `release` (or the process's end); if another process holds it,
-    call `on_wait` once and wait for it."""
+@dataclass
+class Lock:
+    """A lock this process holds on `path` until `release` (or its end)."""
+
+    path: Path
+    handle: IO
+
+
+def acquire(path: Path, on_wait: Callable[[], None] | None = None) -> Lock | None:
+    """Lock `path`; if another process holds it, call `on_wait` once and wait for it. None on a
+    file system without file locks (a warning, once): the caller goes on unlocked."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a")
     try:
@@ -29,7 +38,7 @@ def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO | None:
         if on_wait is not None:
             on_wait()
         fcntl.flock(handle, fcntl.LOCK_EX)
-    except OSError as exc:  # a file system without flock (NFS nolock, Lustre noflock): go on unclaimed
+    except OSError as exc:  # a file system without flock (NFS nolock, Lustre noflock): go on unlocked
         handle.close()
         if not _WARNED:
             _WARNED.append(path.parent)
@@ -40,19 +49,20 @@ def claim(path: Path, on_wait: Callable[[], None] | None = None) -> IO | None:
                 flush=True,
             )
         return None
-    return handle
+    return Lock(path, handle)
 
 
-def release(handle: IO | None) -> None:
-    if handle is not None and not handle.closed:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+def release(lock: Lock | None) -> None:
+    """Let go of `lock` (None, or one released already: nothing to do)."""
+    if lock is not None and not lock.handle.closed:
+        fcntl.flock(lock.handle, fcntl.LOCK_UN)
+        lock.handle.close()
 
 
 @contextlib.contextmanager
 def held(path: Path) -> Iterator[None]:
-    handle = claim(path)
+    lock = acquire(path)
     try:
         yield
     finally:
-        release(handle)
+        release(lock)

@@ -20,8 +20,9 @@ class StudyRun:
     """The arm's run, when the sweep has a parent run (Hydra's ablate callback opened one)."""
 
     def __init__(self, name: str, url: str, arm: list[str], label: list[str], settings: Settings) -> None:
+        from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
         from ablate.job.resume import alive_tags
-        from ablate.tracking.store import ENV_EXPERIMENT, ENV_PARENT, ENV_URI, Tracker, redact
+        from ablate.tracking.store import Tracker, redact
 
         self.settings, self.tracker, self.run_id = settings, None, None
         if not (os.environ.get(ENV_PARENT) and os.environ.get(ENV_URI)):
@@ -52,7 +53,7 @@ class StudyRun:
 
     def env(self) -> dict[str, str]:
         """What each trial's job gets: this run as its parent (the trials nest under the arm)."""
-        from ablate.tracking.store import ENV_PARENT
+        from ablate.job.contract import ENV_PARENT
 
         return {ENV_PARENT: self.run_id} if self.run_id else {}
 

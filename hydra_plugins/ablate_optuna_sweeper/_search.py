@@ -92,7 +92,7 @@ def outcome(settings: Settings, ret: JobReturn) -> tuple[str, float | None, str 
 
 def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str]) -> list[Any]:
     from ablate.engine.hooks import ENV_HOOK
-    from ablate.tracking.store import ENV_PARENT, ENV_URI
+    from ablate.job.contract import ENV_PARENT, ENV_URI
     from hydra_plugins.ablate_optuna_sweeper._runs import StudyRun
 
     jobs, swept = arms(settings, arguments)

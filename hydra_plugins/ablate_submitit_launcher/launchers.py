@@ -61,7 +61,9 @@ def _interrupt(signum: int, frame: Any) -> None:
 def _answer(overrides: Sequence[str], status: str, error: str) -> JobReturn:
     """A cell's result that says it did not finish (the sweep reads it; Hydra's sweepers raise on
     a FAILED JobReturn, so the job itself is COMPLETED)."""
-    value = {"status": status, "error": error, "metrics": {}, "replicates": []}
+    from ablate.job.contract import unfinished
+
+    value = unfinished(status, error)
     return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=value)
 
 
