@@ -143,5 +143,6 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
         return [replicate.fail(exc) for replicate in replicates]
     # a fixed set of eval images spread over the split (so over the classes) for progress grids
     picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
-    cell = Cell(conf, task, data, train_set, eval_set, eval_set.subset(picks), device, resources)
+    shown = eval_set.subset(picks)
+    cell = Cell(conf, task, data, train_set, eval_set, shown=shown, device=device, resources=resources)
     return train_cell(cell, replicates, hook)
