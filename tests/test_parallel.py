@@ -108,6 +108,10 @@ def test_slurm_preset_composes_with_its_documented_keys():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from hydra import compose, initialize_config_module
 
+    from ablate.config import register_configs
+
+    register_configs()  # the schemas the YAML lists (the CLI registers them at import)
+
     with initialize_config_module(config_module="ablate.conf", version_base="1.3"):
         cfg = compose(
             "config",

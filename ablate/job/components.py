@@ -132,6 +132,12 @@ def _kwargs(group: str, node: Any) -> dict[str, Any]:
     return {k: v for k, v in as_dict(node).items() if k not in RESERVED[group]}
 
 
+def task_metrics(node: Any) -> tuple:
+    """The metrics a task declares (its class's `metrics`: ablate/config/metrics.py), read without
+    building it."""
+    return tuple(getattr(locate("task", as_dict(node)), "metrics", ()))
+
+
 def build_task(node: Any):
     """The task object (ablate.tasks.Task's interface)."""
     return instantiate(_kwargs("task", node))

@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig
 
 from ablate.config import Config
+from ablate.config.metrics import Metric
 from ablate.data import ImageSet
 from ablate.job.env import Where
 from ablate.tasks import Task
@@ -30,6 +31,7 @@ class JobContext:
     settings: dict[str, Any]  # that config flattened: each run's params (with its seed)
     data: dict[str, Any]  # the data spec (ablate.job.components.data_spec)
     hook_tags: dict[str, Any] = field(default_factory=dict)  # the epoch hook's tags, on every run
+    metrics: tuple[Metric, ...] = ()  # what its task declares (tagged on each run: the report reads them)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from ablate.config.metrics import Registry
 from ablate.engine.evaluation import eval_batch_size, evaluate
 from ablate.engine.hooks import Pruned
 from ablate.engine.setup import seed_everything
@@ -36,7 +37,7 @@ from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.models import count_parameters
 from ablate.tracking.describe import key_first, run_description
 from ablate.tracking.store import FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, redact
-from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, TRACEBACK
+from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, METRICS, TRACEBACK
 from ablate.util import locks
 
 
@@ -53,6 +54,8 @@ class Replicate:
         self.settings = {**job.settings, "seed": seed}
         self.name = redact(f"{job.arm} seed={seed}" if many else job.arm)
         self.tags = {**start_tags(where, job.data, seed, seed - conf.seed, conf.replicates), **job.hook_tags}
+        self.tags[METRICS] = json.dumps([m.as_dict() for m in job.metrics])  # the report reads its task's metrics
+        self.registry = Registry(job.metrics)
         self.out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
@@ -197,9 +200,9 @@ class Replicate:
         figures.loss_curve(history.train_loss, history.eval_loss, self.name, out_dir / "loss_curve.png")
         for file in ("latents.npz", "model.pt", "loss_curve.png"):
             self.tracker.log_artifact(self.run_id, out_dir / file)
-        metrics = key_first(metrics)  # where the run's page lists them first
+        metrics = key_first(metrics, self.registry)  # where the run's page lists them first
         self.tracker.log_metrics(self.run_id, metrics, step=conf.trainer.epochs)
-        self.tracker.describe(self.run_id, run_description(self.name, metrics))
+        self.tracker.describe(self.run_id, run_description(self.name, metrics, self.registry))
         return metrics
 
     # -- the run's end ----------------------------------------------------------------------------

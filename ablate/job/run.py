@@ -65,6 +65,7 @@ def run(cfg: DictConfig) -> CellResult:
         settings=flatten(plain),
         data=components.data_spec(conf.data),
         hook_tags=getattr(hook, "tags", {}),
+        metrics=components.task_metrics(conf.task),
     )
     replicates = [Replicate(job, seed) for seed in conf.seeds()]
     print(redact(lines.job_start(arm, list(conf.seeds()), conf.trainer.epochs)), flush=True)

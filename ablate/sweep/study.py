@@ -38,10 +38,6 @@ def study_json(cfg: DictConfig) -> str:
     return json.dumps(study_node(cfg), indent=1)
 
 
-def _task_metrics(cfg: DictConfig) -> tuple:
-    return tuple(getattr(components.locate("task", components.as_dict(cfg.task)), "metrics", ()))
-
-
 def _levels(flats: list[dict[str, Any]], factor: str) -> list[str] | None:
     """The values a key takes over the jobs (as text), or None when it is no key of the config."""
     if not any(factor in f for f in flats):
@@ -75,7 +71,7 @@ def check_claims(cfgs: list[DictConfig]) -> None:
     """One line, before anything runs, for a declared claim the sweep's report could not test."""
     claims = parse_claims(study_node(cfgs[0])["claims"])
     parse_references(study_node(cfgs[0])["references"])  # malformed tables fail here, not in the report
-    reg = Registry(BUILTIN, *(_task_metrics(c) for c in cfgs))
+    reg = Registry(BUILTIN, *(components.task_metrics(c.task) for c in cfgs))
     for claim in claims:
         mine = [c for c in cfgs if claim.where.covers(str(c.task.get("name")), str(c.data.get("name")))]
         if mine:
