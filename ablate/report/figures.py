@@ -19,7 +19,7 @@ _META = {"Software": None, "Creation Time": None}
 
 
 def short(cell: dict[str, str]) -> str:
-    """'skip=True, bottleneck=False' from {'model.skip': 'True', ...}: legends and ticks stay readable."""
+    """'lr=0.001, hidden=64' from {'trainer.lr': '0.001', 'model.hidden': '64'}: legends and ticks stay readable."""
     return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.items()) or "all runs"
 
 
