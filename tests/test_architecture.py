@@ -352,3 +352,11 @@ def test_modules_and_functions_stay_small():
 def test_nothing_cites_a_file_outside_the_repository():
     bad = [where(p) for p in [*sources(*TREES), REPO / "README.md"] if "STUDY.md" in p.read_text()]
     assert not bad, f"cites STUDY.md: {bad}"
+
+
+def test_the_report_knows_no_studys_factors_or_numbers():
+    """A study is config (conf/claims/*.yaml): the report's code names none of the U-Net study's
+    factors, nor the article's numbers, so any other study is judged by the same code."""
+    pattern = re.compile(r"model\.skip|model\.bottleneck|SKIP|BOTTLENECK|0\.6998")
+    bad = [f"{where(p)}: {m.group(0)}" for p in sources("ablate/report") for m in pattern.finditer(p.read_text())]
+    assert not bad, "the report names a study's specifics:\n" + "\n".join(bad)
