@@ -69,6 +69,15 @@ def test_an_external_models_bad_keys_are_one_line(ablate_cli, launch_dir, fcae, 
     assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()
 
 
+def test_an_optional_claim_the_sweep_cannot_test_is_left_out(ablate_cli, launch_dir, fcae):
+    """A default claim set must never stop another study: an optional claim whose levels the sweep
+    does not have, or whose factors it does not vary, is not an error (the report leaves it out)."""
+    optional = "+claims.wider_denoises_better.optional=true"
+    for grid in (["model.hidden=16,128"], ["model.latent=8,16"]):
+        code, out, err = ablate_cli(*STUDY, optional, *grid, "--dry-run")
+        assert code == 0 and "2 jobs" in out, out + err
+
+
 def test_a_builtin_models_typo_names_its_schemas_keys(ablate_cli, launch_dir):
     code, _, err = ablate_cli("model.skp=false")
     assert code == 2
@@ -181,10 +190,13 @@ def test_an_external_study_is_judged_by_its_declared_claim_on_its_own_metric(abl
             ["model.hidden=32,128"],
             "claims.wider_denoises_better: model.hidden=64 is not in the sweep (allowed: 32, 128)",
         ),
-        (["model.latent=8,16"], "claims.wider_denoises_better: model.hidden is not swept (it is 128 in every job; "),
+        (
+            ["model.latent=8,16"],
+            "claims.wider_denoises_better: model.hidden is not swept (swept: model.latent; e.g. model.hidden=32,64)",
+        ),
         (
             ["model.hidden=32,64", "claims.wider_denoises_better.effects.0.metric=sharpness"],
-            "claims.wider_denoises_better: unknown metric sharpness (allowed: train_loss, eval_loss, purity_mean",
+            "claims.wider_denoises_better: metric sharpness has no effects in the report (allowed: purity_mean, ",
         ),
         (
             ["model.hidden=32,64", "claims.wider_denoises_better.effects.0.expect=up"],
@@ -194,8 +206,20 @@ def test_an_external_study_is_judged_by_its_declared_claim_on_its_own_metric(abl
             ["model.hidden=32,64", "task=autoencode"],
             "claims.wider_denoises_better: applies to task ['denoise'], data any; this sweep runs task=autoencode",
         ),
+        (
+            ["model.hidden=32,64", "claims.wider_denoises_better.effects.0.metric=final_train_loss"],
+            "claims.wider_denoises_better: metric final_train_loss has no effects in the report (allowed: ",
+        ),
+        (
+            ["model=fcae,fcae_wide"],  # varied only through the group: the report's factor is `model`
+            "claims.wider_denoises_better: model.hidden is not swept (swept: model; e.g. model.hidden=32,64)",
+        ),
+        (
+            ["model.hidden=32,64", "+claims.wider_denoises_better.effects.0.within={model.latent: 8}"],
+            "claims.wider_denoises_better: model.latent is not swept (swept: model.hidden; e.g. model.latent=8)",
+        ),
     ],
-    ids=["level", "not-swept", "metric", "direction", "scope"],
+    ids=["level", "not-swept", "metric", "direction", "scope", "untested-metric", "group-only", "within"],
 )
 def test_a_claim_the_sweep_cannot_test_is_one_line_before_anything_runs(ablate_cli, launch_dir, fcae, args, expected):
     code, out, err = ablate_cli(*STUDY, *args)

@@ -115,3 +115,18 @@ def _epoch(path: Path) -> int:
         return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
     except Exception:  # noqa: BLE001 - being replaced right now; look again
         return 0
+
+
+def test_a_checkpoint_of_another_format_is_set_aside_not_loaded(tmp_path, capsys):
+    """An older ablate's last.pt (a fingerprint can match across versions of an installed wheel)
+    is as unreadable as a torn file: set aside with one warning, and the replicate trains afresh."""
+    import torch
+
+    from ablate.engine import checkpoint
+
+    path = tmp_path / "checkpoints" / "abc" / "last.pt"
+    path.parent.mkdir(parents=True)
+    torch.save({"epoch": 1, "model": {}, "history": {}}, path)  # the format before one engine
+    assert checkpoint.load(path) is None and not path.exists()
+    assert list((tmp_path / "checkpoints" / "corrupt").glob("abc-*-last.pt"))
+    assert "not this version's checkpoint format" in capsys.readouterr().err

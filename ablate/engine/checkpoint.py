@@ -52,6 +52,10 @@ def set_rng_state(state: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
+# what every checkpoint holds (save below): a file without it is another format, never loaded
+FORMAT = {"epoch", "weights", "optimizer", "orders", "rng", "histories", "masked", "meta"}
+
+
 def save(
     path: Path,
     *,
@@ -90,7 +94,11 @@ def load(path: Path, set_aside: bool = True) -> dict[str, Any] | None:
     else): it is set aside (<checkpoint_dir>/corrupt/<fingerprint>-last.pt), named in one warning
     line, and the job trains from scratch instead of failing on every rerun."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        missing = sorted(FORMAT - set(state)) if isinstance(state, dict) else sorted(FORMAT)
+        if missing:  # another format (an older ablate's): as unreadable as a torn file
+            raise ValueError(f"not this version's checkpoint format (no {', '.join(missing)})")
+        return state
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # unreadable (an OSError is not)
         if not set_aside:  # a dry run looks, never moves
             return None

@@ -35,6 +35,7 @@ from ablate.job.contract import ENV_PARENT, ReplicateResult, job_log_tag
 from ablate.job.env import Where
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.models import count_parameters
+from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.describe import key_first, run_description
 from ablate.tracking.store import FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, redact
 from ablate.tracking.tags import DATA_SPEC, HEARTBEAT, METRICS, TRACEBACK
@@ -55,7 +56,7 @@ class Replicate:
         self.name = redact(f"{job.arm} seed={seed}" if many else job.arm)
         self.tags = {**start_tags(where, job.data, seed, seed - conf.seed, conf.replicates), **job.hook_tags}
         self.tags[METRICS] = json.dumps([m.as_dict() for m in job.metrics])  # the report reads its task's metrics
-        self.registry = Registry(job.metrics)
+        self.registry = Registry(BUILTIN, job.metrics)  # as the report and the console read it
         self.out_dir = where.out_dir / f"seed_{seed}" if many else where.out_dir
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None

@@ -56,8 +56,8 @@ def analyze(study: Study) -> list[Section]:
         base = baseline(study.parent, str(data))
         reg = study.metrics
         found = effects(g, present(g, reg.names(tested=True)), base)
-        refs = Lookup.find(study.references, str(task), str(data), "purity_mean")
-        scope = claims.Scope(str(task), str(data), g, found, refs, reg)
+        refs = Lookup.find(study.references, str(task), str(data), CLUSTERING[0])  # its column: purity
+        scope = claims.Scope(str(task), str(data), g, found, study.references, reg)
         judged = [j.as_dict() for j in claims.verdicts(study.claims, scope)]
         sections.append(Section(str(task), str(data), rows, g, base, found, judged, reg, refs))
     return sections

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ablate.config.claims import Claim, Deciding, same_level
+from ablate.config.claims import Claim, Deciding, Reference, same_level
 from ablate.config.metrics import Registry
 from ablate.report.effects import Effect, Grid
 from ablate.report.references import Lookup
@@ -75,7 +75,7 @@ def _find(effects: list[Effect], g: Grid, d: Deciding) -> tuple[Effect, int] | N
             continue
         if d.kind == "baseline":
             given = {k: _level(g, k, v) for k, v in d.cell.items()}
-            if all(e.given.get(k) == v for k, v in given.items()):
+            if e.given == given:  # the whole cell: on a larger grid the declared cell names every factor
                 return e, 1
             continue
         c = d.change
@@ -96,7 +96,7 @@ def _find(effects: list[Effect], g: Grid, d: Deciding) -> tuple[Effect, int] | N
 def _judge(e: Effect, orient: int, d: Deciding, size: float | None, source: str, reg: Registry) -> tuple[str, str]:
     t = e.test
     est, lo, hi = (orient * t.estimate, *sorted((orient * t.ci_low, orient * t.ci_high)))
-    text = f"{e.label} on {reg.label(e.metric)} = {signed(reg, t.estimate, e.metric)}"
+    text = f"{e.label} on {reg.get(e.metric).heading} = {signed(reg, t.estimate, e.metric)}"
     if math.isfinite(t.ci_low):
         text += f" [{reg.show(e.metric, t.ci_low)}, {reg.show(e.metric, t.ci_high)}]"
     if t.tested:
@@ -119,22 +119,25 @@ def _judge(e: Effect, orient: int, d: Deciding, size: float | None, source: str,
     return "inconclusive", text
 
 
-def _size(d: Deciding, refs: Lookup | None) -> tuple[float | None, str]:
-    """The reference size in the declared direction, and whose it is."""
+def _size(d: Deciding, s: Scope) -> tuple[float | None, str]:
+    """The reference size in the declared direction, and whose it is: declared, or computed on the
+    reference table of the effect's metric that covers the section."""
     if d.reference is not None:
         return d.reference, "reference"
+    refs = Lookup.find(s.tables, s.task, s.data, d.metric)
     return (refs.size(d), refs.table.label) if refs else (None, "")
 
 
-def judge(number: int, claim: Claim, effects: list[Effect], g: Grid, refs: Lookup | None, reg: Registry) -> Judged:
+def judge(number: int, claim: Claim, s: Scope) -> Judged:
+    effects, g, reg = s.effects, s.grid, s.reg
     found = [(_find(effects, g, d), d) for d in claim.effects]
     found = [(f, d) for f, d in found if f is not None or not d.optional]
     if any(f is None for f, _ in found):
         n, verdict = 0, "inconclusive"
         missing = sorted({reg.label(d.metric) for f, d in found if f is None})
-        parts = [f"not measured here (no {', '.join(missing)}: unlabelled data or latent evaluation off)"]
+        parts = [f"not measured here (these runs have no {', '.join(missing)})"]
     else:
-        judged = [_judge(e, orient, d, *_size(d, refs), reg) for (e, orient), d in found]
+        judged = [_judge(e, orient, d, *_size(d, s), reg) for (e, orient), d in found]
         names = [v for v, _ in judged]
         verdict = "supported" if all(v == "supported" for v in names) else "inconclusive"
         verdict = "not supported" if "not supported" in names else verdict
@@ -152,17 +155,17 @@ def judge(number: int, claim: Claim, effects: list[Effect], g: Grid, refs: Looku
 @dataclass
 class Scope:
     """What the claims of one section are judged on: its task and dataset, grid, effects, the
-    reference table that covers it (if any) and the metric registry."""
+    study's reference tables and the metric registry."""
 
     task: str
     data: str
     grid: Grid
     effects: list[Effect]
-    refs: Lookup | None
+    tables: list[Reference]  # the study's reference tables (each says what it covers)
     reg: Registry
 
 
 def verdicts(claims: list[Claim], s: Scope) -> list[Judged]:
     """The verdict of every claim this section can test, numbered in declaration order."""
     mine = [c for c in claims if c.where.covers(s.task, s.data) and testable(c, s.grid)]
-    return [judge(i, c, s.effects, s.grid, s.refs, s.reg) for i, c in enumerate(mine, 1)]
+    return [judge(i, c, s) for i, c in enumerate(mine, 1)]

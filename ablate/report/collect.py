@@ -130,7 +130,8 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     reg = registry(children)
     curves_of = reg.names(per_epoch=True)
     swept = json.loads(parent["tags"].get("ablate.factors", "[]"))
-    factors = [k for k in swept if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
+    keys = [k.lstrip("+~") for k in swept]  # +model.x=a,b sweeps model.x: its runs' param
+    factors = [k for k in dict.fromkeys(keys) if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
     keys = [*factors, REPLICATE, *GROUPS]
     rows, guessed, curves = [], {k: [] for k in keys}, {}
     for child in children:

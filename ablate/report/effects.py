@@ -23,7 +23,7 @@ from ablate.report.stats import Test, contrast, holm, one_sample
 # with gaps: report only the cells that ran
 _MAX_EMPTY_FACTOR = 2
 # a factor with more levels is a search over values, not a design: no pairwise comparisons of it
-_MAX_LEVELS = 6
+MAX_LEVELS = 6
 
 
 @dataclass
@@ -144,14 +144,14 @@ def effects(g: Grid, metrics: list[str], baseline: dict[str, float] | None = Non
     out: list[Effect] = []
     for metric in metrics:
         family: list[Effect] = []
-        for f in (f for f in g.factors if len(g.levels[f]) <= _MAX_LEVELS):
+        for f in (f for f in g.factors if len(g.levels[f]) <= MAX_LEVELS):
             for low, high in itertools.combinations(g.levels[f], 2):
                 family.append(Effect(metric, "main", f, low, high, test=_pair(g, metric, f, low, high, {})))
         for a, b in itertools.combinations(two, 2):
             family.append(Effect(metric, "interaction", a, *g.levels[a], other=b, test=_interaction(g, metric, a, b)))
         for f in two:
             low, high = g.levels[f]
-            for other in (o for o in g.factors if o != f and len(g.levels[o]) <= _MAX_LEVELS):
+            for other in (o for o in g.factors if o != f and len(g.levels[o]) <= MAX_LEVELS):
                 for level in g.levels[other]:
                     test = _pair(g, metric, f, low, high, {other: level})
                     family.append(Effect(metric, "simple", f, low, high, given={other: level}, test=test))

@@ -37,18 +37,26 @@ CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
 SMALL_FRACTION = 0.05  # an eval fraction below this is checked before the run (data loaded here)
 
 
+def _grid(overrides: list[str]) -> list:
+    """A multirun's overrides, parsed: the sweep file's grid first, the command line after it (so
+    the command line wins)."""
+    parser = OverridesParser.create()
+    fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
+    base = compose(CONFIG_NAME, overrides=fixed, return_hydra_config=True)
+    params = OmegaConf.select(base, "hydra.sweeper.params") or {}
+    return parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides))
+
+
 def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     """The override list of every job the command would launch (grid order, like Hydra)."""
     if not multirun:
         return [list(overrides)]
-    parser = OverridesParser.create()
-    parsed = parser.parse_overrides(overrides)
-    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    base = compose(CONFIG_NAME, overrides=fixed, return_hydra_config=True)
-    params = OmegaConf.select(base, "hydra.sweeper.params") or {}
-    # the sweep file's grid first, the command line after it (so the command line wins)
-    everything = parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides))
-    return [list(job) for batch in BasicSweeper.split_arguments(everything, None) for job in batch]
+    return [list(job) for batch in BasicSweeper.split_arguments(_grid(overrides), None) for job in batch]
+
+
+def swept_keys(overrides: list[str]) -> list[str]:
+    """The keys a multirun sweeps (its factors, as the report names them: `+`/`~` stripped)."""
+    return list(dict.fromkeys(o.get_key_element().lstrip("+~") for o in _grid(overrides) if o.is_sweep_override()))
 
 
 class CombinationError(ConfigError):
@@ -140,6 +148,7 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
                     raise ConfigError(_explain(exc, job, composer)) from None
             if multirun:
                 check_search(overrides, jobs, launch_dir or Path.cwd())
+                check_claims([job.cfg for job in jobs if not job.reason], swept_keys(overrides))
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
@@ -147,8 +156,6 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     if all(job.reason for job in jobs):
         raise ConfigError(jobs[0].reason)
     check_seeds(jobs)
-    if multirun:  # a single run has no arms to judge
-        check_claims([job.cfg for job in jobs if not job.reason])
     check_eval_sizes(jobs)
     for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
         reason = check_tracking(resolve_uri(uri, launch_dir or Path.cwd()))

@@ -20,9 +20,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.config import ConfigError, flatten
-from ablate.config.claims import Claim, parse_claims, parse_references, same_level
-from ablate.config.metrics import Registry
+from ablate.config.claims import Claim, Deciding, parse_claims, parse_references, same_level
+from ablate.config.metrics import CLUSTERING, Registry
 from ablate.job import components
+from ablate.report.effects import MAX_LEVELS
 from ablate.tasks.metrics import BUILTIN
 
 
@@ -45,37 +46,59 @@ def _levels(flats: list[dict[str, Any]], factor: str) -> list[str] | None:
     return list(dict.fromkeys(str(f.get(factor)) for f in flats))
 
 
-def _check(claim: Claim, flats: list[dict[str, Any]], reg: Registry) -> None:
+def _untestable(claim: Claim, effect: Deciding, swept: list[str], flats: list[dict[str, Any]]) -> str | None:
+    """Why the report could not estimate this effect from this sweep (None: it can)."""
+    for factor, named in effect.levels().items():
+        levels = _levels(flats, factor)
+        if levels is None:
+            return f"{factor} is no key of the config (a factor is a swept config key)"
+        if factor not in swept or len(levels) < 2:
+            example = ",".join(str(v).lower() for v in dict.fromkeys(named))
+            return f"{factor} is not swept (swept: {', '.join(swept) or 'nothing'}; e.g. {factor}={example})"
+        missing = [v for v in named if not any(same_level(v, seen) for seen in levels)]
+        if missing:
+            return f"{factor}={missing[0]} is not in the sweep (allowed: {', '.join(levels)})"
+        moved = [c.factor for c in (effect.change, effect.other) if c is not None]
+        two = effect.kind in ("simple", "interaction") and factor in moved  # the report's two-level effects
+        if (two and len(levels) != 2) or len(levels) > MAX_LEVELS:
+            most = 2 if two else MAX_LEVELS
+            return f"{factor} has {len(levels)} levels: the report estimates this effect for at most {most}"
+    if effect.kind == "baseline" and set(effect.cell) != set(swept):
+        return f"a baseline cell names every factor of the sweep (allowed: {', '.join(swept)})"
+    return None
+
+
+def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Registry) -> None:
     at = f"claims.{claim.id}"
+    tested = reg.names(tested=True)
     for effect in claim.effects:
-        if effect.metric not in reg:
-            known = ", ".join(m.name for m in reg)
-            raise ConfigError(f"{at}: unknown metric {effect.metric} (allowed: {known})")
-        for factor, named in effect.levels().items():
-            levels = _levels(flats, factor)
-            if (levels is None or len(levels) < 2) and claim.optional:
-                return  # not tested by this sweep
-            if levels is None:
-                raise ConfigError(f"{at}: {factor} is no key of the config (a factor is a swept config key)")
-            if len(levels) < 2:
-                example = ",".join(str(v).lower() for v in dict.fromkeys(named))
-                raise ConfigError(
-                    f"{at}: {factor} is not swept (it is {levels[0]} in every job; e.g. {factor}={example})"
-                )
-            missing = [v for v in named if not any(same_level(v, seen) for seen in levels)]
-            if missing:
-                raise ConfigError(f"{at}: {factor}={missing[0]} is not in the sweep (allowed: {', '.join(levels)})")
+        if effect.metric not in tested:
+            raise ConfigError(
+                f"{at}: metric {effect.metric} has no effects in the report (allowed: {', '.join(tested)})"
+            )
+        if effect.kind == "baseline" and effect.metric not in CLUSTERING:
+            allowed = ", ".join(m for m in CLUSTERING if m in tested)
+            raise ConfigError(f"{at}: only the latent's clustering has a raw-feature baseline (allowed: {allowed})")
+        why = _untestable(claim, effect, swept, flats)
+        if why and claim.optional:
+            return  # not tested by this sweep: the report leaves it out
+        if why:
+            raise ConfigError(f"{at}: {why}")
 
 
-def check_claims(cfgs: list[DictConfig]) -> None:
-    """One line, before anything runs, for a declared claim the sweep's report could not test."""
+def check_claims(cfgs: list[DictConfig], swept: list[str]) -> None:
+    """One line, before anything runs, for a declared claim the sweep's report could not test.
+    `swept`: the sweep's swept keys; task, data and seed are not factors."""
+    if not cfgs:
+        return
     claims = parse_claims(study_node(cfgs[0])["claims"])
     parse_references(study_node(cfgs[0])["references"])  # malformed tables fail here, not in the report
     reg = Registry(BUILTIN, *(components.task_metrics(c.task) for c in cfgs))
+    factors = [k for k in swept if k not in ("seed", "task", "data")]
     for claim in claims:
         mine = [c for c in cfgs if claim.where.covers(str(c.task.get("name")), str(c.data.get("name")))]
         if mine:
-            _check(claim, [flatten(c) for c in mine], reg)
+            _check(claim, [flatten(c) for c in mine], factors, reg)
         elif not claim.optional:
             runs = sorted({f"task={c.task.get('name')} data={c.data.get('name')}" for c in cfgs})
             where = claim.where

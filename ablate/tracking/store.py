@@ -146,7 +146,7 @@ class Tracker:
         self.set_tags(run_id, {"mlflow.note.content": markdown})
 
     def share_view(self, experiment_id: str, key: str, state: dict[str, Any]) -> None:
-        """A shared view of the experiment's runs table (see ablate.ui_view), opened by its key."""
+        """A shared view of the experiment's runs table (see ablate.tracking.ui_view), opened by its key."""
         self.client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}", json.dumps(state))
 
     def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
@@ -253,7 +253,7 @@ class Tracker:
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
         return [a.path for a in self.client.list_artifacts(run_id, path)]
 
-    # -- copying between runs (what to copy is ablate.resume's policy) ---------------------------
+    # -- copying between runs (what to copy is ablate.job.resume's policy) -----------------------
     def copy_metrics(self, src: str, dst: str, max_step: int | None = None) -> None:
         """src's metric histories (steps <= max_step when given), timestamps kept, into dst."""
         batch = []

@@ -48,7 +48,7 @@ def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment:
 
 def ui_links(uri: str, experiment_id: str, run_ids: list[str], view_key: str) -> dict[str, str]:
     """Links into the MLflow UI: the runs side by side (compare view), and the runs table and its
-    charts opened on the sweep's shared view (`view_key`, see ablate.ui_view)."""
+    charts opened on the sweep's shared view (`view_key`, see ablate.tracking.ui_view)."""
     base = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
     if uri.startswith(("http://", "https://")):  # the server itself, without credentials (the browser asks)
         parts = urlsplit(uri)

@@ -1,4 +1,4 @@
-"""What `ablate.preflight` checks of a search before anything runs (the arms themselves are composed
+"""What `ablate.sweep.preflight` checks of a search before anything runs (the arms themselves are composed
 and checked there like any grid's jobs): the settings, the arms against the space, the storage, and
 every value the space can take, composed into an arm's config, so a bad range fails now, not in trial 7."""
 

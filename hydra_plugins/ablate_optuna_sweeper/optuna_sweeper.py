@@ -55,7 +55,7 @@ class AblateOptunaSweeper(Sweeper):
     def preflight(
         sweeper: Any, choices: Any, overrides: list[str], tracking: str, launch_dir: Any, problem: Any
     ) -> None:
-        """Called by `ablate.preflight` (found through this class's `_target_`) before anything runs:
+        """Called by `ablate.sweep.preflight` (found through this class's `_target_`) before anything runs:
         raises ValueError, one line, for the first bad search setting. `problem(extra_overrides)`
         composes an arm with those overrides and says what is wrong with it, if anything."""
         from hydra_plugins.ablate_optuna_sweeper._preflight import check

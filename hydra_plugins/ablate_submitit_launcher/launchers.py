@@ -86,7 +86,7 @@ class _Finishing(upstream.BaseSubmititLauncher):
             signal.signal(sig, _interrupt)
         try:
             ret = super().__call__(sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
-        except KeyboardInterrupt as exc:  # the job's runs are closed KILLED (ablate.run)
+        except KeyboardInterrupt as exc:  # the job's runs are closed KILLED (ablate.job.run)
             print(f"error: {' '.join(filter_overrides(sweep_overrides))}: {exc}", file=sys.stderr, flush=True)
             return _answer(sweep_overrides, "KILLED", str(exc))
         finally:  # a signal while submitit saves the answer must not turn the cell into a failure
