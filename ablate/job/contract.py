@@ -26,7 +26,7 @@ import contextlib
 import json
 import os
 import sys
-from typing import NoReturn, Required, TypedDict
+from typing import NoReturn, TypedDict
 
 import numpy as np
 
@@ -41,23 +41,30 @@ ENV_JOB_LOG = "ABLATE_JOB_LOG"
 DONE = ("FINISHED", "SKIPPED")  # the statuses whose metrics count
 
 
-class ReplicateResult(TypedDict, total=False):
+# (the keys every result has, then the optional ones: typing.Required needs Python 3.11, ablate 3.10)
+class _ReplicateKeys(TypedDict):
+    status: str  # FINISHED, SKIPPED (a finished run reused), FAILED or PRUNED
+    run_id: str | None
+    seed: int
+
+
+class ReplicateResult(_ReplicateKeys, total=False):
     """One replicate's outcome (one training seed, one run)."""
 
-    status: Required[str]  # FINISHED, SKIPPED (a finished run reused), FAILED or PRUNED
-    run_id: Required[str | None]
-    seed: Required[int]
     metrics: dict[str, float]  # FINISHED, SKIPPED: its final metrics
     error: str  # FAILED: "<exception type>: <message>"
     epoch: int  # PRUNED: the epoch it was stopped after
 
 
-class CellResult(TypedDict, total=False):
+class _CellKeys(TypedDict):
+    status: str  # FINISHED, SKIPPED, FAILED, PRUNED, or KILLED (a job stopped by its scheduler)
+    metrics: dict[str, float]  # each metric's mean over the replicates that finished
+    replicates: list[ReplicateResult]
+
+
+class CellResult(_CellKeys, total=False):
     """What a job (one grid cell) returns to its launcher and sweeper."""
 
-    status: Required[str]  # FINISHED, SKIPPED, FAILED, PRUNED, or KILLED (a job stopped by its scheduler)
-    metrics: Required[dict[str, float]]  # each metric's mean over the replicates that finished
-    replicates: Required[list[ReplicateResult]]
     run_id: str  # the first replicate's run
     run_ids: list[str]  # one per replicate
     error: str  # FAILED, KILLED: why
