@@ -46,3 +46,17 @@ def test_cell_with_every_job_failed(store, tmp_path):
     text = write_report(store, parent, tmp_path / "r").read_text()
     assert "| False | False | failed (0/1) |" in text and "1 FAILED" in text
     assert "raw pixels" not in text  # no baseline logged: no row
+
+
+def test_a_sweep_where_nothing_finished_still_reports_its_claims(store, tmp_path):
+    """Every job failed (no GPU where one was asked for, say), on a grid of the skips alone: the
+    claim the grid can test is inconclusive at n = 0, and the summary suggests no more seeds."""
+    jobs = [j for j in article_jobs(seeds=(0,)) if "bottleneck=false" in j["name"]]
+    for job in jobs:
+        job.update(status="FAILED", error="RuntimeError: no CUDA device", metrics={}, history={}, progress=[])
+        del job["params"]["model.bottleneck"]
+    parent, _ = log_sweep(store, "nothing", ["model.skip"], jobs, {}, tmp_path)
+    text = write_report(store, parent, tmp_path / "r").read_text()
+    claims = [line for line in text.splitlines() if line.startswith("- **Claim")]
+    assert len(claims) == 1 and "**inconclusive** at n = 0 training seeds" in claims[0], claims
+    assert "replicates=10" not in text

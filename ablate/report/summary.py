@@ -93,7 +93,7 @@ def summary(study: Study, sections: list[Section], command: str) -> list[str]:
             f"- ⚠ **n = {n} training seed per arm: no test, no interval, no verdict.** Replicates settle it: "
             f"`{more}` ({_minutes(2 * seconds)} more training summed over jobs, estimated from these runs)."
         )
-    elif any(c["verdict"] == "inconclusive" for s in sections for c in s.claims) and n < 10:
+    elif any(c["verdict"] == "inconclusive" for s in sections for c in s.claims) and 0 < n < 10:
         more = with_override(command, "replicates", 10)
         lines.append(
             f"- Inconclusive at n = {n}: more training seeds narrow the intervals: `{more}` "
