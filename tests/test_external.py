@@ -227,3 +227,18 @@ def test_a_claim_the_sweep_cannot_test_is_one_line_before_anything_runs(ablate_c
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], err
     assert not (launch_dir / "mlflow.db").exists() and not (launch_dir / "multirun").exists()
+
+
+@pytest.mark.parametrize(("task", "code"), [("denoise", 0), ("autoencode", 2)])
+def test_a_search_may_prune_on_a_tasks_own_metric(ablate_cli, launch_dir, fcae, task, code):
+    """The Optuna sweeper reads the registry with the arms' tasks' metrics: Denoise's per-epoch `mae`
+    can be what the pruner judges; where no arm's task declares it, that is one line, exit 2."""
+    search = ["hydra/sweeper=optuna", "hparams=smoke", "hydra.sweeper.pruner=median", "hydra.sweeper.prune_metric=mae"]
+    args = ["-m", SEARCH, "model=fcae", f"task={task}", "data=blobs", "claims=none", *search, "--dry-run"]
+    got, out, err = ablate_cli(*args)
+    assert got == code, out + err
+    if code:
+        assert err.strip().splitlines() == [
+            "error: hydra.sweeper.prune_metric=mae: not logged after every epoch, so nothing to prune on "
+            "(allowed: train_loss, eval_loss, psnr, ssim, miou, pixel_acc)"
+        ], err

@@ -13,6 +13,7 @@ file is created.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,6 +279,9 @@ def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) ->
             return one_line(exc)
         return None
 
+    # the metrics the arms' tasks declare: a sweeper whose `preflight` takes them checks its metrics too
+    declared = tuple(m for j in jobs if not j.reason for m in components.task_metrics(j.cfg.task))
+    extra = {"declared": declared} if "declared" in inspect.signature(check).parameters else {}
     try:
         check(
             hydra.sweeper,
@@ -286,6 +290,7 @@ def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) ->
             resolve_uri(job.cfg.tracking.uri, launch_dir),
             launch_dir,
             problem,
+            **extra,
         )
     except ValueError as exc:
         raise ConfigError(" ".join(str(exc).split())) from None

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ablate.tasks.metrics import BUILTIN
 from hydra_plugins.ablate_optuna_sweeper._search import arms
 from hydra_plugins.ablate_optuna_sweeper._settings import KEY, Settings, SettingsError, override_value
 from hydra_plugins.ablate_optuna_sweeper._storage import storage_url
@@ -35,9 +36,11 @@ def check(
     tracking: str,
     launch_dir: Path,
     problem: Callable[[list[str]], str | None],
+    declared: tuple = (),
 ) -> None:
     """Raise SettingsError (one line) for the first problem. `problem(extra_overrides)` composes an arm
-    with these overrides added and says what is wrong with it, if anything."""
+    with these overrides added and says what is wrong with it, if anything; `declared`: the metrics
+    the arms' tasks declare (a pruner may judge a task's own per-epoch metric)."""
     options = hparams_options()  # ablate's own; a folder on the search path may add more
     if not sweeper.get("space"):
         if choice is not None:  # the group is optional: Hydra does not complain of a missing option
@@ -45,7 +48,7 @@ def check(
         raise SettingsError(
             f"hydra/sweeper=optuna: no search space (allowed: {', '.join(f'hparams={n}' for n in options)})"
         )
-    settings = Settings.parse(sweeper)
+    settings = Settings.parse(sweeper, declared or BUILTIN)  # the pruning metric is checked here
     arms(settings, [o for o in overrides if not o.startswith("hydra")])  # a key both searched and set
     from ablate.tracking.store import check_tracking
 

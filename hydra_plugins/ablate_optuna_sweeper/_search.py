@@ -10,6 +10,7 @@ config, so the same fingerprint, and ablate's resume logic continues them from t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -92,7 +93,9 @@ def outcome(settings: Settings, ret: JobReturn) -> tuple[str, float | None, str 
 
 def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str]) -> list[Any]:
     from ablate.engine.hooks import ENV_HOOK
+    from ablate.job import components
     from ablate.job.contract import ENV_PARENT, ENV_URI
+    from ablate.tasks.metrics import BUILTIN
     from hydra_plugins.ablate_optuna_sweeper._runs import StudyRun
 
     jobs, swept = arms(settings, arguments)
@@ -103,6 +106,9 @@ def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: A
     results = []
     for arm in jobs:
         arm_config = loader.load_sweep_config(config, list(arm))
+        settings = dataclasses.replace(settings, declared=(*BUILTIN, *components.task_metrics(arm_config.task)))
+        if settings.pruner is not None:
+            settings.pruning_metric()  # preflight checked it for every arm: this cannot fail here
         name = study_name(settings, config, arm, swept, arm_config)
         url = storage_url(settings, launch_dir, name, os.environ.get(ENV_URI))
         study = open_study(settings, url, name)

@@ -59,9 +59,12 @@ class Settings:
     heartbeat_interval: int
     max_retry: int
     params: dict[str, str] = field(default_factory=dict)
+    # the metrics the arms' tasks declare (ablate's registry): a task's own per-epoch metric can be
+    # the pruner's; set by preflight and by each arm (the sweeper's own node does not know them)
+    declared: tuple = ()
 
     @classmethod
-    def parse(cls, raw: dict[str, Any] | DictConfig) -> Settings:
+    def parse(cls, raw: dict[str, Any] | DictConfig, declared: tuple = ()) -> Settings:
         plain = OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw)
         plain = {
             k: (OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v) for k, v in plain.items()
@@ -70,7 +73,7 @@ class Settings:
             plain.pop(key, None)
         plain["params"] = plain.get("params") or {}
         plain["space"] = flat_space(plain.get("space") or {})
-        settings = cls(**plain)
+        settings = cls(**plain, declared=tuple(declared))
         settings.check()
         return settings
 
@@ -87,8 +90,9 @@ class Settings:
             raise SettingsError(f"{KEY}.space: empty (allowed: key: [choices] or key: {{low, high, log, step}})")
         for key, spec in self.space.items():
             distribution(key, spec)
-        if self.pruner is not None:
-            self.pruning_metric()  # a pruner needs a metric that exists after every epoch
+        if self.pruner is not None and self.declared:
+            self.pruning_metric()  # a pruner needs a metric that exists after every epoch (checked by
+            # preflight, which knows the arms' tasks; an arm checks it again once its task is known)
         build_sampler(self.sampler, self.seed)
         build_pruner(self.pruner)
         if self.storage is not None and "://" not in str(self.storage):
@@ -108,7 +112,7 @@ class Settings:
         """(per-epoch metric, sign): the sign turns it the study's way (pruners compare reported values
         in the study's direction), e.g. psnr reported negated in a study that minimizes eval_loss."""
         name = self.prune_metric or re.sub(r"^final_", "", self.metric)
-        per_epoch = Registry(BUILTIN).per_epoch  # the registry's curves: losses and the built-in tasks' metrics
+        per_epoch = Registry(BUILTIN, self.declared).per_epoch  # the curves: losses, the tasks' metrics
         if name not in per_epoch:
             raise SettingsError(
                 f"{KEY}.prune_metric={name}: not logged after every epoch, so nothing to prune on "

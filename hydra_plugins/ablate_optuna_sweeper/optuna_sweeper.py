@@ -53,14 +53,14 @@ class AblateOptunaSweeper(Sweeper):
 
     @staticmethod
     def preflight(
-        sweeper: Any, choices: Any, overrides: list[str], tracking: str, launch_dir: Any, problem: Any
+        sweeper: Any, choices: Any, overrides: list[str], tracking: str, launch_dir: Any, problem: Any, declared=()
     ) -> None:
         """Called by `ablate.sweep.preflight` (found through this class's `_target_`) before anything runs:
         raises ValueError, one line, for the first bad search setting. `problem(extra_overrides)`
         composes an arm with those overrides and says what is wrong with it, if anything."""
         from hydra_plugins.ablate_optuna_sweeper._preflight import check
 
-        check(sweeper, choices.get("hparams"), overrides, tracking, launch_dir, problem)
+        check(sweeper, choices.get("hparams"), overrides, tracking, launch_dir, problem, declared)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
