@@ -76,12 +76,6 @@ class Deciding:
     reference: float | None = None  # a declared reference size
     optional: bool = False  # decides only when the report has it (a raw-feature baseline was logged)
 
-    @property
-    def factors(self) -> list[str]:
-        out = [self.change.factor] if self.change else []
-        out += list(self.within) + ([self.other.factor] if self.other else []) + list(self.cell)
-        return list(dict.fromkeys(out))
-
     def levels(self) -> dict[str, list[Any]]:
         """Every level the effect names, per factor."""
         named: dict[str, list[Any]] = {}
@@ -101,10 +95,6 @@ class Claim:
     where: Where = Where()
     optional: bool = False
     source: str = ""
-
-    @property
-    def factors(self) -> list[str]:
-        return list(dict.fromkeys(f for e in self.effects for f in e.factors))
 
 
 @dataclass(frozen=True)

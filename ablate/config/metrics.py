@@ -107,9 +107,6 @@ class Registry:
             for metric in group:
                 self._by_name.setdefault(metric.name, metric)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._by_name
-
     def __iter__(self):
         return iter(self._by_name.values())
 

@@ -29,11 +29,11 @@ def final_evaluation(
 ) -> FinalEvaluation:
     final = evaluate(model, task, eval_set, batch_size, device, keep=True)
     latents = final.latents.numpy()
+    labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
     metrics = dict(final.quality)
     if settings.latent and eval_set.labels is not None:  # purity, NMI, ARI and the feature dim
-        s, labels = settings, eval_set.labels.numpy()
+        s = settings
         metrics.update(cluster_quality(latents, labels, s.kmeans_seeds, s.n_init, s.kmeans.value, device))
     else:
         metrics["latent_dim"] = latents.shape[1]
-    labels = np.array([]) if eval_set.labels is None else eval_set.labels.numpy()
     return FinalEvaluation(metrics, latents, labels)

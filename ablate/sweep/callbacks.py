@@ -19,11 +19,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.config.metrics import Metric
 from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
 from ablate.job.fingerprint import code_version, neutral
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
-from ablate.report.collect import registry
 from ablate.sweep.console import arm_factors, key_metrics, sweep_table
 from ablate.sweep.study import study_json
 from ablate.tracking.describe import sweep_description
@@ -153,7 +153,8 @@ class AblateCallback(Callback):
             path = write_report(tracker, parent, out)
             tracker.log_artifact(parent, out, "report")
             factors = json.loads(tracker.run(parent)["tags"].get("ablate.factors", "[]"))
-            table, links = sweep_table(children, factors), self._views(children, factors)
+            keys = key_metrics(children)
+            table, links = sweep_table(children, factors, keys), self._views(children, factors, keys)
             tracker.describe(parent, sweep_description(table, str(path), links))
             failed = [c for c in children if c["status"] != "FINISHED"]
             tracker.end(parent, "FAILED" if failed else "FINISHED")
@@ -177,12 +178,11 @@ class AblateCallback(Callback):
             print(f"{len(failed)} of {len(children)} runs failed (see the report): {names}", file=sys.stderr)
             sys.exit(1)
 
-    def _views(self, children: list[dict], factors: list[str]) -> dict[str, str]:
+    def _views(self, children: list[dict], factors: list[str], keys: list[Metric]) -> dict[str, str]:
         """The sweep's shared view in the UI (its runs, factors and key metrics first, charts of
         them), keyed by its parent run, and the links that open it."""
         ids = [c["run_id"] for c in children]
-        reg = registry(children)
-        state = view_state(ids, self.parent, arm_factors(factors), [reg.get(k) for k in key_metrics(children)])
+        state = view_state(ids, self.parent, arm_factors(factors), keys)
         self.tracker.share_view(self.experiment, self.parent, state)
         return ui_links(self.tracker.uri, self.experiment, ids, self.parent)
 

@@ -148,8 +148,10 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
                 except Exception as exc:  # noqa: BLE001 - every failure becomes one line
                     raise ConfigError(_explain(exc, job, composer)) from None
             if multirun:
-                check_search(overrides, jobs, launch_dir or Path.cwd())
-                check_claims([job.cfg for job in jobs if not job.reason], swept_keys(overrides))
+                cfgs = [job.cfg for job in jobs if not job.reason]
+                declared = tuple(m for cfg in cfgs for m in components.task_metrics(cfg.task))  # tasks' own
+                check_search(overrides, jobs, launch_dir or Path.cwd(), declared)
+                check_claims(cfgs, swept_keys(overrides), declared)
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
@@ -253,11 +255,12 @@ def _search_flags(overrides: list[str], multirun: bool) -> None:
         raise ConfigError("hparams: the search space of hydra/sweeper=optuna (allowed: add hydra/sweeper=optuna)")
 
 
-def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) -> None:
+def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path, declared: tuple = ()) -> None:
     """A launcher or sweeper that checks its own settings. The launcher's class (its `_target_`)
     gets `preflight(launcher node)`. The comma lists were expanded into jobs above, like any
     grid's; here the sweeper's class (its `_target_`) gets `preflight(sweeper node, group
-    choices, overrides, tracking URI, launch dir, problem)` and raises ValueError, one line."""
+    choices, overrides, tracking URI, launch dir, problem[, declared: the tasks' metrics])` and
+    raises ValueError, one line."""
     job = next((j for j in jobs if not j.reason), jobs[0])
     hydra = compose(CONFIG_NAME, overrides=job.overrides, return_hydra_config=True).hydra
     launcher = hydra.launcher.get("_target_")  # a launcher that checks its settings: preflight(node)
@@ -280,7 +283,6 @@ def check_search(overrides: list[str], jobs: list[JobSpec], launch_dir: Path) ->
         return None
 
     # the metrics the arms' tasks declare: a sweeper whose `preflight` takes them checks its metrics too
-    declared = tuple(m for j in jobs if not j.reason for m in components.task_metrics(j.cfg.task))
     extra = {"declared": declared} if "declared" in inspect.signature(check).parameters else {}
     try:
         check(

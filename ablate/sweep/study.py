@@ -22,7 +22,6 @@ from omegaconf import DictConfig, OmegaConf
 from ablate.config import ConfigError, flatten
 from ablate.config.claims import Claim, Deciding, parse_claims, parse_references, same_level
 from ablate.config.metrics import CLUSTERING, Registry
-from ablate.job import components
 from ablate.report.effects import MAX_LEVELS
 from ablate.tasks.metrics import BUILTIN
 
@@ -86,14 +85,16 @@ def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Reg
             raise ConfigError(f"{at}: {why}")
 
 
-def check_claims(cfgs: list[DictConfig], swept: list[str]) -> None:
+def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ()) -> None:
     """One line, before anything runs, for a declared claim the sweep's report could not test.
-    `swept`: the sweep's swept keys; task, data and seed are not factors."""
+    `swept`: the sweep's swept keys (task, data and seed are not factors); `declared`: the metrics
+    its tasks declare."""
     if not cfgs:
         return
-    claims = parse_claims(study_node(cfgs[0])["claims"])
-    parse_references(study_node(cfgs[0])["references"])  # malformed tables fail here, not in the report
-    reg = Registry(BUILTIN, *(components.task_metrics(c.task) for c in cfgs))
+    node = study_node(cfgs[0])
+    claims = parse_claims(node["claims"])
+    parse_references(node["references"])  # malformed tables fail here, not in the report
+    reg = Registry(BUILTIN, declared)
     factors = [k for k in swept if k not in ("seed", "task", "data")]
     for claim in claims:
         mine = [c for c in cfgs if claim.where.covers(str(c.task.get("name")), str(c.data.get("name")))]

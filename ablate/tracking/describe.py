@@ -5,22 +5,20 @@ Which metrics are key, their labels and units: the metric registry (ablate/confi
 from __future__ import annotations
 
 from ablate.config.metrics import Registry
-from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.store import redact
 
 
-def run_description(name: str, metrics: dict[str, float], reg: Registry | None = None) -> str:
+def run_description(name: str, metrics: dict[str, float], reg: Registry) -> str:
     """A run's description in the UI (markdown, one line): its arm and seed, then its key metrics
-    (the registry's, in its order; by default ablate's and the built-in tasks')."""
-    reg = reg or Registry(BUILTIN)
+    (the registry's, in its order)."""
     keys = [m for m in reg if m.key and m.name in metrics]
     shown = [f"{m.label} {metrics[m.name]:.4g}{' ' + m.unit if m.unit else ''}" for m in keys]
     return redact(f"**{name}**: {' · '.join(shown)}" if shown else f"**{name}**")
 
 
-def key_first(metrics: dict[str, float], reg: Registry | None = None) -> dict[str, float]:
+def key_first(metrics: dict[str, float], reg: Registry) -> dict[str, float]:
     """The metrics with the key ones first (where a run's page lists them), the rest sorted."""
-    first = [k for k in (reg or Registry(BUILTIN)).names(key=True) if k in metrics]
+    first = [k for k in reg.names(key=True) if k in metrics]
     return {k: metrics[k] for k in [*first, *sorted(set(metrics) - set(first))]}
 
 
