@@ -96,12 +96,13 @@ def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ())
     parse_references(node["references"])  # malformed tables fail here, not in the report
     reg = Registry(BUILTIN, declared)
     factors = [k for k in swept if k not in ("seed", "task", "data")]
+    jobs = [(str(c.task.get("name")), str(c.data.get("name")), flatten(c)) for c in cfgs]  # each flattened once
     for claim in claims:
-        mine = [c for c in cfgs if claim.where.covers(str(c.task.get("name")), str(c.data.get("name")))]
+        mine = [flat for task, data, flat in jobs if claim.where.covers(task, data)]
         if mine:
-            _check(claim, [flatten(c) for c in mine], factors, reg)
+            _check(claim, mine, factors, reg)
         elif not claim.optional:
-            runs = sorted({f"task={c.task.get('name')} data={c.data.get('name')}" for c in cfgs})
+            runs = sorted({f"task={task} data={data}" for task, data, _ in jobs})
             where = claim.where
             raise ConfigError(
                 f"claims.{claim.id}: applies to task {list(where.task) or 'any'}, data {list(where.data) or 'any'}; "
