@@ -17,6 +17,10 @@ CASES = [
     (["data=nope"], "data=nope: no such option", "mnist5k"),
     (["model=nope"], "model=nope: no such option", "mnist, stl"),
     (["sweep=article_purty"], "sweep=article_purty: no such named sweep", "article_purity"),
+    (["claims=nope"], "claims=nope: no such option", "none, unet"),
+    # a malformed claim (ablate/config/claims.py): a single run judges none, but says so too
+    (["claims.skips_train_faster.effects.0.expect=up"], "claims.skips_train_faster.effects[0].expect", "higher, lower"),
+    (["claims.skips_train_faster.effects=[]"], "claims.skips_train_faster.effects: missing", "a list of the effects"),
     # unknown keys, at any depth (a `+` opens the node to Hydra: the schema still says no)
     (["+foo=1"], "foo: unknown key", "trainer"),
     (["model.foo=1"], "model.foo: unknown key", "skip, bottleneck"),

@@ -30,7 +30,7 @@ from ablate.data import eval_too_small
 from ablate.job import components
 from ablate.job.fingerprint import neutral
 from ablate.sweep.errors import failing_key, one_line
-from ablate.sweep.study import check_claims
+from ablate.sweep.study import check_claims, parse_study
 from ablate.tracking.store import check_tracking, resolve_uri
 from ablate.util.launch_dir import check_folders
 
@@ -152,6 +152,8 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
                 declared = tuple(m for cfg in cfgs for m in components.task_metrics(cfg.task))  # tasks' own
                 check_search(overrides, jobs, launch_dir or Path.cwd(), declared)
                 check_claims(cfgs, swept_keys(overrides), declared)
+            else:  # a single run judges no claim, but a malformed one is still a typo to report
+                parse_study(jobs[0].cfg)
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line

@@ -85,15 +85,20 @@ def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Reg
             raise ConfigError(f"{at}: {why}")
 
 
+def parse_study(cfg: DictConfig) -> list[Claim]:
+    """The config's claims; malformed claims or reference tables fail here (one line), not in the report."""
+    node = study_node(cfg)
+    parse_references(node["references"])
+    return parse_claims(node["claims"])
+
+
 def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ()) -> None:
     """One line, before anything runs, for a declared claim the sweep's report could not test.
     `swept`: the sweep's swept keys (task, data and seed are not factors); `declared`: the metrics
     its tasks declare."""
     if not cfgs:
         return
-    node = study_node(cfgs[0])
-    claims = parse_claims(node["claims"])
-    parse_references(node["references"])  # malformed tables fail here, not in the report
+    claims = parse_study(cfgs[0])
     reg = Registry(BUILTIN, declared)
     factors = [k for k in swept if k not in ("seed", "task", "data")]
     jobs = [(str(c.task.get("name")), str(c.data.get("name")), flatten(c)) for c in cfgs]  # each flattened once
