@@ -9,13 +9,16 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 import os as _os
 
-# OpenMP threads that wait sleep instead of spinning (unless the user chose: OMP_WAIT_POLICY or
-# GOMP_SPINCOUNT). Spinning wins a few % alone but, with two jobs on the same cores, each job's
-# threads burn the other's time: 3.5-5x slower side by side where 2x is fair
-# (reports/contention.md). Set before torch loads OpenMP: every ablate process, workers too,
-# imports this package first.
+# OpenMP threads that wait spin a short while, then sleep (unless the user chose: OMP_WAIT_POLICY
+# or GOMP_SPINCOUNT). A training step of a small model is hundreds of short operators: threads
+# that sleep between them (OMP_WAIT_POLICY=PASSIVE) made every step 2-2.6x slower; libgomp's
+# default (300,000 spins) is as fast alone but, with two processes on the same cores, each one's
+# spinning threads burn the other's time (up to 10x slower side by side). 10,000 spins is as fast
+# alone and bounded side by side (reports/benchmarks.md). Set before torch loads OpenMP: every
+# ablate process, workers too, imports this package first.
+SPIN_COUNT = "10000"
 if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(_os.environ):
-    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    _os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
 
 # MLflow's environment defaults (telemetry off, fast failure on a dead server), set before any
 # module imports mlflow: every ablate module imports this package first

@@ -14,6 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARMS = [(True, False), (True, True), (False, False), (False, True)]  # (skip, bottleneck), the default 2x2
+FLAGS = ["amx_bf16", "amx_tile", "avx512_bf16", "avx512_f", "avx2"]
+SPIN_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")  # OpenMP's wait policy: ablate's default unless a caller sets one
+OLD_SPIN = {"OMP_WAIT_POLICY": "PASSIVE"}  # ablate's default before GOMP_SPINCOUNT=10000
 
 
 def arm_name(arm) -> str:
@@ -97,6 +100,17 @@ def machine() -> dict[str, str]:
     }
 
 
+def flags() -> list[str]:
+    """The processor's flags that decide the training precision and its speed (torch's cpuinfo probe)."""
+    import torch
+
+    try:
+        found = torch._C._cpu._get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return []
+    return [name for name in FLAGS if found.get(name) is True]
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 
@@ -109,7 +123,10 @@ def worker(task: str, args: dict, threads: int, env: dict[str, str] | None = Non
 
 
 def start_worker(task: str, args: dict, threads: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    full_env = {**os.environ, **(env or {}), "ABLATE_BENCH_THREADS": str(threads)}
+    """OpenMP's wait policy is ablate's default (benchmarks/worker.py imports ablate before torch)
+    unless `env` sets one: the caller's OMP_WAIT_POLICY / GOMP_SPINCOUNT are not inherited."""
+    inherited = {k: v for k, v in os.environ.items() if k not in SPIN_VARS}
+    full_env = {**inherited, **(env or {}), "ABLATE_BENCH_THREADS": str(threads)}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         full_env[var] = str(threads)
     full_env["MLFLOW_DISABLE_TELEMETRY"] = "true"

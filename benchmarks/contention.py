@@ -1,6 +1,7 @@
 """`python -m benchmarks.contention [--reps 3] [--out reports/contention.md]`: two sweeps side by
 side on one machine, against each alone, with OpenMP's threads spinning while they wait (libgomp's
-default) and sleeping (ablate's default, OMP_WAIT_POLICY=PASSIVE).
+default), spinning briefly then sleeping (ablate's default, GOMP_SPINCOUNT=10000) and sleeping
+(OMP_WAIT_POLICY=PASSIVE).
 
 Each sweep is a real `python -m ablate -m` (2 arms x 1 replicate, the mnist preset, 2k images,
 3 epochs) in a launch directory of its own (its own store: two copies of one sweep would share
@@ -29,7 +30,8 @@ SWEEP = ["-m", "model.skip=true,false", "data.limit=2000", "trainer.epochs=3", "
          "trainer.progress=false", "eval.kmeans_seeds=2", "eval.n_init=2"]  # fmt: skip
 MODES = {  # the environment each mode starts with (ablate leaves a user's own setting alone)
     "spinning (libgomp's default)": {"GOMP_SPINCOUNT": "300000"},
-    "sleeping (ablate's default)": {},
+    "short spin, then sleep (ablate's default)": {},
+    "sleeping (OMP_WAIT_POLICY=PASSIVE)": {"OMP_WAIT_POLICY": "PASSIVE"},
 }
 
 

@@ -35,6 +35,15 @@ from benchmarks.common import ROOT, machine
 
 MARGIN = 0.5  # delta in units of the seed-to-seed SD (see the module docstring)
 ALPHA, POWER = 0.05, 0.80
+DESIGN = (
+    "Every arm of the article grid trained in fp32 and in bf16 autocast on the same seeds (same initial "
+    "weights and batch orders, one replicate after another), the autoencoder on the bundled 5k MNIST. "
+    f"Margin: ±{MARGIN} × the arm's seed-to-seed SD (pooled over the two precisions). Outcome per row: "
+    "*equivalent* (the 90% interval of the mean paired difference bf16 − fp32 lies inside the margin: "
+    "two one-sided tests at 5%), else *different* (the 95% interval excludes 0), else *not shown "
+    "equivalent*. Seeds: sized from the pilot's spread of the paired differences for 80% power at a "
+    "true difference of 0, capped; `needed` is that size from all the seeds run."
+)
 METRICS = {"purity_mean": "per-arm purity (k-means, 10 seeds)", "final_eval_loss": "final eval loss"}
 FACTORS = ("model.skip", "model.bottleneck")
 
@@ -161,13 +170,7 @@ def render(result: dict) -> str:
             "",
             f"**Overall: {result['overall']}.** {result['why']}",
             "",
-            "Every arm of the article grid trained in fp32 and in bf16 autocast on the same seeds (same initial "
-            "weights and batch orders, one replicate after another), the autoencoder on the bundled 5k MNIST. "
-            f"Margin: ±{MARGIN} × the arm's seed-to-seed SD (pooled over the two precisions). Outcome per row: "
-            "*equivalent* (the 90% interval of the mean paired difference bf16 − fp32 lies inside the margin: "
-            "two one-sided tests at 5%), else *different* (the 95% interval excludes 0), else *not shown "
-            "equivalent*. Seeds: sized from the pilot's spread of the paired differences for 80% power at a "
-            "true difference of 0, capped; `needed` is that size from all the seeds run.",
+            DESIGN,
             "",
             *table(
                 [
@@ -208,7 +211,11 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--cap", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "equivalence.md")
+    parser.add_argument("--render", type=Path, help="re-render a result JSON (no training)")
     opts = parser.parse_args(argv)
+    if opts.render:
+        opts.out.write_text(render(json.loads(opts.render.read_text())))
+        return opts.out
     sweep(opts.workdir, opts.pilot, opts.epochs)
     pilot = analyse(pairs(opts.workdir))
     n = min(opts.cap, max(opts.pilot, *(int(min(r["seeds_needed"], 10**6)) for r in pilot)))

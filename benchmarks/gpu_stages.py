@@ -32,7 +32,7 @@ def stage_step(args: dict) -> dict:
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    from ablate.engine.setup import autocast, make_optimizer, resolve_precision
+    from ablate.engine.setup import autocast, autocast_dtype, make_optimizer, resolve_precision
     from ablate.tasks.autoencode import Autoencode
     from benchmarks.common import build_unet, macs_per_image
 
@@ -42,7 +42,7 @@ def stage_step(args: dict) -> dict:
     flop_per_image = 3 * 2 * macs_per_image(model, 1, size)  # forward + two backward products, 2 FLOP per MAC
     model.to(device, memory_format=torch.channels_last).train()
     optimizer, task = make_optimizer(model, "adam", 1e-3, 0.9, 0.0), Autoencode()
-    dtype = resolve_precision("auto", device)
+    dtype = autocast_dtype(resolve_precision("auto", device))
     x = torch.rand(batch, 1, *size, device=device).contiguous(memory_format=torch.channels_last)
 
     def step():
@@ -90,19 +90,22 @@ def stage_packing(args: dict) -> dict:
 
     from benchmarks.packing import measure
 
-    base = {"arm": [True, True], "steps": args["steps"], "warmup": 3, "device": args["device"]}
-    alone = measure({**base, "replicates": 1, "mode": "alone"}, torch.get_num_threads())  # one model's rate
     rows = []
-    for r in args["replicates"]:
-        packed = measure({**base, "replicates": r, "mode": "packed"}, torch.get_num_threads())
-        rows.append(
-            {
-                "replicates": r,
-                "alone_images_per_second": alone["images"] / alone["step_seconds"],
-                "packed_images_per_second": packed["images"] / packed["step_seconds"],
-                "speedup": alone["step_seconds"] / (packed["step_seconds"] / r),
-            }
-        )
+    for precision in args.get("precisions", ["fp32"]):  # the same ways as the CPU's table, per precision
+        base = {"arm": [True, True], "steps": args["steps"], "warmup": 3, "device": args["device"]}
+        base["precision"] = precision
+        alone = measure({**base, "replicates": 1, "mode": "alone"}, torch.get_num_threads())  # one model's rate
+        for r in args["replicates"]:
+            packed = measure({**base, "replicates": r, "mode": "packed"}, torch.get_num_threads())
+            rows.append(
+                {
+                    "precision": precision,
+                    "replicates": r,
+                    "alone_images_per_second": alone["images"] / alone["step_seconds"],
+                    "packed_images_per_second": packed["images"] / packed["step_seconds"],
+                    "speedup": alone["step_seconds"] / (packed["step_seconds"] / r),
+                }
+            )
     return {"rows": rows}
 
 

@@ -1,5 +1,6 @@
 """The sections of reports/benchmarks.md after its summary, one per measurement, each with the
-numbers it came from (benchmarks/report.py puts them together)."""
+numbers it came from and the machine's calibration beside its absolute times (benchmarks/report.py
+puts them together; the ways of training replicates are drawn by benchmarks/packing.py)."""
 
 from __future__ import annotations
 
@@ -11,150 +12,136 @@ def times(ratio: float) -> str:
     return f"{ratio:.2f}×"
 
 
-def single(s: dict) -> list[str]:
-    base = s["baseline"]
-    names = {
-        "baseline": "baseline: plain eager loop, NCHW fp32, DataLoader(TensorDataset), 2 threads",
-        "eager": "ablate.train, eager (resident data, index batches)",
-        "channels_last": "ablate.train, eager, trainer.channels_last=true",
-        "compile_cold": "ablate.train, trainer.compile=true, cold compile cache",
-        "compile_warm": "ablate.train, trainer.compile=true, warm compile cache",
-    }
-    rows = [
-        "## One job: mnist preset, bundled MNIST (4,000 train / 1,000 eval images), batch 128, 2 threads",
-        "",
-        "An epoch = the training pass + the eval-loss pass, for both sides. First epoch shown apart "
-        "(it holds the compilation); steady = median of the others.",
-        "",
-    ]
-    cells = [
-        [
-            label,
-            f"{e['first']:.2f}",
-            f"{e['steady']:.2f}",
-            f"{e['images'] / e['steady']:.0f}",
-            times(base["steady"] / e["steady"]),
-        ]
-        for label, e in ((label, s[key]) for key, label in names.items())
-    ]
-    header = ["loop", "first epoch (s)", "steady epoch (s)", "train images/s", "vs baseline"]
-    return rows + table(header, cells) + [""]
-
-
-def throughput(t: dict) -> list[str]:
-    base = t["baseline"]
-    names = {
-        "baseline": "baseline loop, arms one after another, 2 threads",
-        "parallel_eager": "ablate.train eager, 2 processes × 1 thread (hydra/launcher=parallel)",
-        "parallel_compile_cold": "… + trainer.compile=true, cold compile cache",
-        "parallel_compile_warm": "… + trainer.compile=true, warm compile cache",
-    }
-    rows = [
-        f"## 2×2 sweep training throughput ({base['epochs']} epochs per arm, all four arms)",
-        "",
-    ]
-    cells = [
-        [
-            label,
-            f"{e['steady']:.0f}",
-            times(e["steady"] / base["steady"]),
-            f"{e['with_warmup']:.0f}",
-            times(e["with_warmup"] / base["with_warmup"]),
-            f"{e['span']:.1f}",
-        ]
-        for label, e in ((label, t[key]) for key, label in names.items())
-    ]
-    header = ["setup", "images/s steady", "vs baseline", "images/s with warm-up", "vs baseline", "wall (s)"]
-    return rows + table(header, cells) + [""]
-
-
-def sweep(s50: dict, s1: dict, overhead: float, plain: dict) -> list[str]:
-    rows = [
-        "## The default sweep, end to end",
-        "",
-        f"`{s50['command']}`: **{s50['wall']:.0f} s** wall (target 180 s), "
-        f"{sum(j['train_seconds'] for j in s50['jobs']):.0f} s of training summed over the jobs. "
-        f"As typed, without the two speed switches (`{plain['command']}`: the basic launcher runs the "
-        f"jobs one after another on 2 threads, eager): {plain['wall']:.0f} s wall, "
-        f"{sum(j['train_seconds'] for j in plain['jobs']):.0f} s of training.",
-        "",
-        "train_seconds: the job's whole training stage; loop_seconds: its training and eval-loss passes alone "
-        "(the rest is per-epoch MLflow logging, progress snapshots and checkpoints).",
-        "",
-    ]
-    rows += table(
-        ["arm", "train_seconds", "loop_seconds", "purity_mean", "threads", "k-means"],
-        [
-            [
-                j["arm"],
-                f"{j['train_seconds']:.1f}",
-                f"{j['loop_seconds']:.1f}",
-                f"{j['purity_mean']:.4f}",
-                j["threads"],
-                j["kmeans"],
-            ]
-            for j in s50["jobs"]
-        ],
+def calibration(c: dict) -> str:
+    """The line under every table header: the matrix rate at the start and at the end of the run."""
+    start, end = c["start"], c.get("end", c["start"])
+    return (
+        f"Machine calibration ({start['n']}² matmul, {start['threads']} threads): fp32 {start['fp32']:.0f} GFLOP/s, "
+        f"bf16 {start['bf16']:.0f} GFLOP/s (start) / fp32 {end['fp32']:.0f} GFLOP/s, bf16 {end['bf16']:.0f} "
+        "GFLOP/s (end)."
     )
-    train = work(s1)
-    rows += [
+
+
+def _trained(s: dict) -> str:
+    """The precision the runs trained in (trainer.resolved_precision, else trainer.precision) and trainer.pack."""
+    found = sorted({f"{j['resolved_precision'] or j['precision']}, pack={j['pack']}" for j in s["jobs"]})
+    return "; ".join(found)
+
+
+def steps(n: int, what: str = "step") -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def quickstart(q: dict, cal: str) -> list[str]:
+    old, new = q["old"], q["new"]
+    rows = [
+        "## The quick start, end to end",
         "",
-        f"Overhead, from `{s1['command']}` (defaults, jobs one after another in one process, no k-means): "
-        f"wall {s1['wall']:.1f} s − training and evaluation (`loop_seconds` + `eval_seconds`) {train:.1f} s "
-        f"= {overhead * len(s1['jobs']):.1f} s for "
-        f"{len(s1['jobs'])} jobs: **{overhead:.2f} s per job** (Python start and imports, config checks, data, "
-        "MLflow, per-epoch logging, snapshots and checkpoints, artifacts, figures, the report).",
+        cal,
+        "",
+        "The README's quick start run as a real subprocess in a fresh scratch folder (its own MLflow store), "
+        "timed from outside from start to exit, with `trainer.progress=false tracking.experiment=bench "
+        "hydra/job_logging=disabled` added: 4 jobs (one per arm), 3 replicates each (the default), the data, "
+        "training, final evaluation (k-means included), artifacts and the report. Old settings: "
+        "`trainer.precision=fp32 trainer.pack=16` with `OMP_WAIT_POLICY=PASSIVE` (vectorized packs, fp32, "
+        "sleeping OpenMP threads: the defaults before this change); new: the defaults, nothing added. "
+        "Overhead per job = (wall − Σ over every run of `loop_seconds` + `eval_seconds`) ÷ 4 jobs; a packed "
+        "run's `loop_seconds` is its share of the pack's time, so the sum is the training time either way.",
         "",
     ]
-    return rows
+    cells = [
+        [
+            name,
+            f"`{s['command']}`",
+            f"{s['wall']:.1f}",
+            len(s["jobs"]),
+            f"{work(s):.1f}",
+            f"{s['overhead']:.2f}",
+            _trained(s),
+        ]
+        for name, s in (("old settings", old), ("new defaults", new))
+    ]
+    header = ["setting", "command", "wall (s)", "runs", "Σ loop + eval (s)", "overhead per job (s)", "trained"]
+    rows += table(header, cells)
+    rows += ["", f"New ÷ old wall: **{q['ratio']:.0%}**. Per arm (its 3 runs summed):", ""]
+    arms = sorted({j["arm"] for j in new["jobs"]})
+
+    def summed(s: dict, arm: str, key: str) -> str:
+        return f"{sum(j[key] for j in s['jobs'] if j['arm'] == arm):.1f}"
+
+    cells = [[arm, *(summed(s, arm, k) for s in (old, new) for k in ("loop_seconds", "eval_seconds"))] for arm in arms]
+    header = ["arm", "old: loop_seconds", "old: eval_seconds", "new: loop_seconds", "new: eval_seconds"]
+    return rows + table(header, cells) + [""]
 
 
-def profile(p: dict) -> list[str]:
+def stl(s: dict, cal: str) -> list[str]:
+    base = s["rows"][0]
+    size = f"{s['size'][0]}×{s['size'][1]}"
+    rows = [
+        "## The stl preset: one training step per precision and layout",
+        "",
+        cal,
+        "",
+        f"One training step of the stl preset's U-Net (`benchmarks.common.build_unet`: skip=true bottleneck=false, "
+        f"channels 64-128-256-512, middle 1024, 1 input channel, {base['params']:,} parameters) on a batch of "
+        f"{s['batch']} uniform-noise images of {size}, autoencoder loss, Adam: forward and loss under "
+        "`torch.autocast` in bf16 or plain fp32, NCHW or channels_last (model and input "
+        f"`.to(memory_format=torch.channels_last)`). {steps(s['warmup'], 'warm-up step')}, then the mean of "
+        f"{steps(s['steps'])}, "
+        f"each row in a fresh worker with {s['threads']} threads. GFLOP/s: forward + backward "
+        "(3 × 2 FLOP per multiply-accumulate) per second.",
+        "",
+    ]
+    cells = [
+        [
+            r["precision"],
+            "channels_last" if r["channels_last"] else "NCHW",
+            f"{1e3 * r['step_seconds']:.0f}",
+            f"{r['train_flop_per_step'] / r['step_seconds'] / 1e9:.0f}",
+            times(base["step_seconds"] / r["step_seconds"]),
+        ]
+        for r in s["rows"]
+    ]
+    return rows + table(["precision", "layout", "ms per step", "GFLOP/s", "vs fp32 NCHW"], cells) + [""]
+
+
+def profile(p: dict, cal: str, cal_start: dict) -> list[str]:
     names = {
-        "eager_2threads": "eager, 2 threads (as the baseline loop runs it)",
-        "eager_1thread": "eager, 1 thread",
-        "compiled_1thread": "trainer.compile=true, 1 thread (a parallel sweep's worker)",
+        "new": f"new default: {p['runs']['new']['precision']}, GOMP_SPINCOUNT=10000",
+        "fp32": "fp32, GOMP_SPINCOUNT=10000",
+        "fp32_passive": "fp32, OMP_WAIT_POLICY=PASSIVE (the old spin policy)",
     }
-    base = p["eager_2threads"]
+    new = p["runs"]["new"]
+    peak = cal_start[new["precision"]]
+    rate = new["train_flop_per_step"] / new["step_seconds"] / 1e9
     rows = [
         "## Where a training step's time goes",
         "",
-        "One step of the default arm (skip, no bottleneck), batch 128, torch.profiler self time by operator "
-        f"family. The step is {base['train_flop_per_step'] / 1e9:.2f} GFLOP (forward + backward, 2 FLOP per "
-        f"multiply-accumulate); this machine multiplies large fp32 matrices at {base['sgemm_flops'] / 1e9:.0f} "
-        "GFLOP/s on 2 threads (a 2048² matmul, for scale). With 4 to 16 channels a convolution has too "
-        "little work per pixel to run near that rate, and BatchNorm, ReLU and pooling only move memory: "
-        "this is the distance to the training targets above.",
+        cal,
+        "",
+        "One model of the default arm (skip, no bottleneck), batch 128 of uniform noise, Adam, "
+        f"{p['threads']} threads, in a fresh worker each: 5 warm-up steps, {p['steps']} steps timed, then "
+        f"{p['steps']} more under torch.profiler, whose self-CPU time is summed by operator family. The step is "
+        f"{new['train_flop_per_step'] / 1e9:.2f} GFLOP (forward + backward, 2 FLOP per multiply-accumulate). "
+        f"The new default runs it at {rate:.0f} GFLOP/s, {rate / peak:.1%} of the {new['precision']} matmul "
+        "rate at the start of the run (the calibration above); the share of each operator family, the "
+        "operators dispatched per step and the fp32 rows below say where the rest of the step goes.",
         "",
     ]
     cells = []
     for key, label in names.items():
-        e = p[key]
+        e = p["runs"][key]
         top = ", ".join(f"{family} {share:.0%}" for family, share in list(e["share"].items())[:5])
         rate = e["train_flop_per_step"] / e["step_seconds"] / 1e9
-        cells.append([label, f"{1e3 * e['step_seconds']:.1f}", f"{rate:.1f}", top])
-    return rows + table(["step", "ms", "GFLOP/s", "share of the step"], cells) + [""]
+        cells.append([label, f"{1e3 * e['step_seconds']:.1f}", f"{rate:.1f}", f"{e['ops_per_step']:.0f}", top])
+    return rows + table(["step", "ms", "GFLOP/s", "operators per step", "share of the step"], cells) + [""]
 
 
-def overhead(s4: dict, s12: dict) -> list[str]:
-    """Fixed (per sweep) and per-job overhead from the 4-job and 12-job sweeps."""
-    o4, o12 = s4["wall"] - work(s4), s12["wall"] - work(s12)
-    per_job = (o12 - o4) / (len(s12["jobs"]) - len(s4["jobs"]))
-    fixed = o4 - len(s4["jobs"]) * per_job
-    return [
-        f"The same with `seed=0,1,2` (12 jobs): wall {s12['wall']:.1f} s − training "
-        f"{work(s12):.1f} s = {o12:.1f} s. Between the two sweeps: "
-        f"**{fixed:.1f} s once per sweep** (Python start and imports of torch, MLflow, Hydra and matplotlib; "
-        "a new MLflow database; torch's optimizer importing torch._dynamo on first use) and "
-        f"**{per_job:.2f} s per job** (Hydra composing the job, its MLflow run and per-epoch logging, "
-        "snapshots, checkpoints, the latents, model and loss-curve artifacts).",
-        "",
-    ]
-
-
-def kmeans(comparisons: list[dict], scale: list[dict]) -> list[str]:
+def kmeans(comparisons: list[dict], scale: list[dict], cal: str) -> list[str]:
     rows = [
         "## Latent evaluation: k-means, 10 seeds × 10 restarts, raw MNIST pixels (784 dims, K = 10)",
+        "",
+        cal,
         "",
         "scikit-learn: `KMeans(n_init=10, random_state=seed)` per seed on float64 (as `cluster_quality` "
         "passes them), in a process without torch, at 1 and 2 threads, the faster kept. torch: "
@@ -199,41 +186,3 @@ def kmeans(comparisons: list[dict], scale: list[dict]) -> list[str]:
 def comparisons_torch(comparisons: list[dict], scale: list[dict]) -> list[dict]:
     seen = [{"n": c["n"], **c["torch"]} for c in comparisons] + scale
     return sorted({c["n"]: c for c in seen}.values(), key=lambda c: c["n"])
-
-
-def scale(sc: dict) -> list[str]:
-    base = sc["data"][0]
-    rows = [
-        "## Scale",
-        "",
-        "Training, ablate.train eager, 2 threads, one epoch (train + eval pass), the bundled 5k repeated:",
-        "",
-    ]
-    rows += table(
-        ["images", "train images", "epoch (s)", "µs per train image", "× time of 5k"],
-        [
-            [
-                d["images"],
-                d["train_images"],
-                f"{d['epoch']:.2f}",
-                f"{1e6 * d['epoch'] / d['train_images']:.0f}",
-                f"{d['epoch'] / base['epoch']:.1f}",
-            ]
-            for d in sc["data"]
-        ],
-    )
-    rows += ["", "Model presets, one training step (channels_last, 2 threads):", ""]
-    rows += table(
-        ["preset", "input", "batch", "parameters", "ms per image"],
-        [
-            [
-                p["preset"],
-                f"{p['size'][0]}×{p['size'][1]}",
-                p["batch"],
-                f"{p['params']:,}",
-                f"{1e3 * p['seconds_per_image']:.2f}",
-            ]
-            for p in sc["presets"]
-        ],
-    )
-    return rows + [""]

@@ -10,106 +10,11 @@ import statistics
 import sys
 import time
 
+import ablate  # noqa: F401 - before torch, as in a job: ablate's OpenMP default is set before torch loads OpenMP
+
 
 def _threads() -> int:
     return int(os.environ.get("ABLATE_BENCH_THREADS", "2"))
-
-
-def baseline_loop(model, train_images, eval_images, epochs: int) -> list[float]:
-    """The reference: a plain eager PyTorch loop as a tutorial writes it (NCHW, fp32, DataLoader
-    over a TensorDataset, shuffled batches of 128, `.item()` per step), with the same per-epoch
-    eval-loss pass over the eval split that a job makes. Returns seconds per epoch."""
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from ablate.tasks.autoencode import Autoencode, image_loss
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train_loader = DataLoader(TensorDataset(train_images), batch_size=128, shuffle=True)
-    eval_loader = DataLoader(TensorDataset(eval_images), batch_size=512)
-    times = []
-    for _ in range(epochs):
-        tic = time.perf_counter()
-        model.train()
-        total = 0.0
-        for (x,) in train_loader:
-            raw, _ = model(x)
-            output = Autoencode().output(raw)  # the task owns the output activation
-            loss = image_loss(output, x)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(x)
-        model.eval()
-        with torch.no_grad():
-            for (x,) in eval_loader:
-                raw, _ = model(x)
-                output = Autoencode().output(raw)  # the task owns the output activation
-                total += image_loss(output, x).item()
-        times.append(time.perf_counter() - tic)
-    return times
-
-
-def project_loop(model, train_set, eval_set, epochs: int, channels_last: bool, compile_model: bool) -> list[float]:
-    """ablate.engine.train's loop for one model (train_model: the plain step), exactly as a job
-    calls it (resident data, index batches, the speed switches). Returns History.epoch_seconds:
-    train + eval-loss pass per epoch."""
-    import torch
-
-    from ablate.engine.setup import make_optimizer
-    from ablate.engine.train import TrainSpec, train_model
-    from ablate.tasks.autoencode import Autoencode
-
-    optimizer = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
-    spec = TrainSpec(
-        epochs=epochs,
-        batch_size=128,
-        device=torch.device("cpu"),
-        channels_last=channels_last,
-        compile_model=compile_model,
-        progress=False,
-    )
-    history = train_model(model, optimizer, Autoencode(), train_set, eval_set, spec, seed=0)
-    return history.epoch_seconds
-
-
-def task_epochs(args: dict) -> dict:
-    """Per-epoch seconds of one arm: `loop` baseline or project."""
-    import torch
-
-    from benchmarks.common import build_unet, mnist_split
-
-    torch.set_num_threads(_threads())
-    train_set, eval_set = mnist_split(args.get("repeat", 1))
-    torch.manual_seed(0)
-    model = build_unet(tuple(args["arm"]))
-    if args["loop"] == "baseline":
-        times = baseline_loop(model, train_set.images, eval_set.images, args["epochs"])
-    else:
-        times = project_loop(model, train_set, eval_set, args["epochs"], args["channels_last"], args["compile"])
-    return {"epochs": times, "images": len(train_set), "eval_images": len(eval_set)}
-
-
-def task_arms(args: dict) -> dict:
-    """Several arms one after another in this process (one worker of a parallel sweep): wall-clock
-    span from the first step to the last, after imports and data loading."""
-    import torch
-
-    from benchmarks.common import build_unet, mnist_split
-
-    torch.set_num_threads(_threads())
-    train_set, eval_set = mnist_split()
-    start, per_arm = time.time(), []
-    for arm in args["arms"]:
-        torch.manual_seed(0)
-        model = build_unet(tuple(arm))
-        if args["loop"] == "baseline":
-            per_arm.append(baseline_loop(model, train_set.images, eval_set.images, args["epochs"]))
-        else:
-            per_arm.append(
-                project_loop(model, train_set, eval_set, args["epochs"], args["channels_last"], args["compile"])
-            )
-    return {"start": start, "end": time.time(), "per_arm": per_arm, "images": len(train_set)}
 
 
 def _raw_mnist(n: int):
@@ -157,56 +62,83 @@ def task_kmeans(args: dict) -> dict:
     return {"seconds": time.perf_counter() - tic, "purity_mean": q["purity_mean"], "purity_std": q["purity_std"]}
 
 
-def task_preset(args: dict) -> dict:
-    """Seconds per training image of a model preset (a few steps at a small batch for `stl`)."""
+def task_calibration(args: dict) -> dict:
+    """This machine's matrix rate right now: GFLOP/s of an N x N matmul in fp32 and in bf16 (the
+    median of repeats over at least half a second, after two warm-up products)."""
     import torch
 
-    from ablate.tasks.autoencode import Autoencode, image_loss
-    from benchmarks.common import build_unet
-
     torch.set_num_threads(_threads())
-    size = tuple(args["size"])
-    model = build_unet((True, False), args["preset"], size).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(args["batch"], 1, *size).contiguous(memory_format=torch.channels_last)
-    times = []
-    for _ in range(args["steps"] + 1):
-        tic = time.perf_counter()
-        raw, _ = model(x)
-        output = Autoencode().output(raw)  # the task owns the output activation
-        loss = image_loss(output, x)
-        optimizer.zero_grad()
+    torch.manual_seed(0)
+    n, out = args["n"], {"n": args["n"]}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.rand(n, n).to(dtype), torch.rand(n, n).to(dtype)
+        for _ in range(2):
+            a @ b
+        rates, start = [], time.perf_counter()
+        while len(rates) < 3 or time.perf_counter() - start < 0.5:
+            tic = time.perf_counter()
+            a @ b
+            rates.append(2 * n**3 / (time.perf_counter() - tic) / 1e9)
+        out[name] = statistics.median(rates)
+    return out
+
+
+def _train_step(model, optimizer, x, precision: str):
+    """One training step of the autoencoder as ablate/engine/steps.py takes it: forward and loss
+    under autocast in `precision`, backward and the optimizer outside."""
+    import torch
+
+    from ablate.engine.setup import autocast, autocast_dtype
+    from ablate.tasks.autoencode import Autoencode
+
+    task, device, dtype = Autoencode(), torch.device("cpu"), autocast_dtype(precision)
+
+    def step():
+        with autocast(device, dtype):
+            raw, _ = model(x)
+            loss = task.loss(task.output(raw), x)
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        times.append(time.perf_counter() - tic)
-    per_image = statistics.median(times[1:]) / args["batch"]
-    return {"seconds_per_image": per_image, "params": sum(p.numel() for p in model.parameters())}
+
+    return step
+
+
+def task_stl(args: dict) -> dict:
+    """Seconds per training step of the stl preset (benchmarks.common.build_unet, 1 input channel),
+    Adam, a batch of uniform noise, in `precision`, NCHW or channels_last (model and input)."""
+    import torch
+
+    from ablate.engine.setup import make_optimizer
+    from benchmarks.common import build_unet, macs_per_image, timed
+
+    torch.set_num_threads(_threads())
+    torch.manual_seed(0)
+    size = tuple(args["size"])
+    model = build_unet(tuple(args["arm"]), "stl", size)
+    flop = 3 * 2 * macs_per_image(model, 1, size) * args["batch"]  # forward + two backward products
+    x = torch.rand(args["batch"], 1, *size)
+    if args["channels_last"]:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    step = _train_step(model.train(), make_optimizer(model, "adam", 1e-3, 0.9, 0.0), x, args["precision"])
+    seconds = timed(step, torch.device("cpu"), args["warmup"], args["steps"])
+    return {"step_seconds": seconds, "train_flop_per_step": flop, "params": sum(p.numel() for p in model.parameters())}
 
 
 def task_profile(args: dict) -> dict:
     """Where a training step's time goes: torch.profiler self-CPU time per operator family over
-    `steps` steps of the default arm, batch 128, eager or compiled."""
+    `steps` steps of the default arm (one model), batch 128, in `precision`."""
     import torch
     from torch.profiler import profile
 
-    from ablate.tasks.autoencode import Autoencode, image_loss
+    from ablate.engine.setup import make_optimizer
     from benchmarks.common import build_unet, macs
 
     torch.set_num_threads(_threads())
     torch.manual_seed(0)
-    model = build_unet((True, False))
-    net = torch.compile(model, dynamic=False) if args["compile"] else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(128, 1, 28, 28)
-
-    def step():
-        raw, _ = net(x)
-        output = Autoencode().output(raw)  # the task owns the output activation
-        loss = image_loss(output, x)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    model = build_unet((True, False)).train()
+    optimizer = make_optimizer(model, "adam", 1e-3, 0.9, 0.0)
+    step = _train_step(model, optimizer, torch.rand(128, 1, 28, 28), args["precision"])
     for _ in range(5):
         step()
     tic = time.perf_counter()
@@ -216,20 +148,20 @@ def task_profile(args: dict) -> dict:
     with profile() as prof:
         for _ in range(args["steps"]):
             step()
-    families = {}
+    flop = 3 * 2 * macs(model) * 128  # forward + two backward products, 2 FLOP per MAC, batch 128
+    return {"step_seconds": per_step, "train_flop_per_step": flop, **_shares(prof, args["steps"])}
+
+
+def _shares(prof, steps: int) -> dict:
+    """Each operator family's share of the profiled self-CPU time, and operators called per step."""
+    families, calls = {}, 0
     for event in prof.key_averages():
         family = _family(event.key)
-        families[family] = families.get(family, 0.0) + event.self_cpu_time_total / 1e6 / args["steps"]
+        families[family] = families.get(family, 0.0) + event.self_cpu_time_total / 1e6 / steps
+        calls += event.count
     total = sum(families.values())
     share = {k: v / total for k, v in sorted(families.items(), key=lambda kv: -kv[1])}
-    a = torch.rand(2048, 2048)
-    a @ a
-    tic = time.perf_counter()
-    for _ in range(5):
-        a @ a
-    sgemm = 5 * 2 * 2048**3 / (time.perf_counter() - tic)  # this machine's large-matmul rate, for scale
-    flop = 3 * 2 * macs(model) * 128  # forward + two backward products, 2 FLOP per MAC, batch 128
-    return {"step_seconds": per_step, "share": share, "train_flop_per_step": flop, "sgemm_flops": sgemm}
+    return {"share": share, "ops_per_step": calls / steps}
 
 
 def _family(name: str) -> str:
@@ -237,10 +169,12 @@ def _family(name: str) -> str:
     rules = [
         ("convolution_backward", "convolution backward"),
         ("convolution", "convolution forward"),
-        ("CompiledFxGraph", "generated kernels (BatchNorm, ReLU, pooling, ... fused)"),
+        ("_to_copy", "casts and copies (autocast's bf16 casts)"),
+        ("copy_", "casts and copies (autocast's bf16 casts)"),
         ("batch_norm", "BatchNorm"),
         ("max_pool", "max pooling"),
         ("Adam", "optimizer (Adam)"),
+        ("_foreach", "optimizer (Adam)"),
         ("binary_cross_entropy", "loss"),
         ("threshold", "ReLU"),
         ("relu", "ReLU"),
@@ -250,7 +184,7 @@ def _family(name: str) -> str:
         ("cat", "concatenate (skips)"),
     ]
     lowered = name.lower()
-    return next((family for key, family in rules if key.lower() in lowered), "other (autograd, loss, copies, ...)")
+    return next((family for key, family in rules if key.lower() in lowered), "other (autograd, views, allocation, ...)")
 
 
 def task_packing(args: dict) -> dict:
@@ -261,11 +195,10 @@ def task_packing(args: dict) -> dict:
 
 
 TASKS = {
+    "calibration": task_calibration,
     "packing": task_packing,
-    "epochs": task_epochs,
-    "arms": task_arms,
     "kmeans": task_kmeans,
-    "preset": task_preset,
+    "stl": task_stl,
     "profile": task_profile,
 }
 

@@ -91,7 +91,7 @@ def test_submitit_local_launcher_attaches_every_job_to_the_parent(ablate_cli, la
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     code, out, err = ablate_cli(
         "-m", "hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=5",
-        "model.skip=true,false", *FAST, "replicates=2", "tracking.experiment=sub",
+        "model.skip=true,false", *FAST, "replicates=2", "trainer.pack=2", "tracking.experiment=sub",
     )  # fmt: skip
     logs = "".join(p.read_text()[-3000:] for p in launch_dir.glob("multirun/*/*/.submitit/*/*_log.*"))
     assert code == 0, err + logs

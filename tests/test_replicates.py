@@ -81,7 +81,7 @@ def test_a_packed_sweep_is_bit_identical_twice_and_reports_each_replicate(ablate
         folder = launch_dir / attempt
         folder.mkdir()
         __import__("os").chdir(folder)
-        code, out, err = ablate_cli("-m", "model.skip=true,false", *TINY, "replicates=2", "seed=7")
+        code, out, err = ablate_cli("-m", "model.skip=true,false", *TINY, "replicates=2", "trainer.pack=2", "seed=7")
         assert code == 0, err
         children = _child_runs(folder)
         assert sorted(c.data.params["seed"] for c in children) == ["7", "7", "8", "8"]
@@ -113,11 +113,12 @@ def test_overlapping_seeds_are_rejected_before_anything_runs(ablate_cli, launch_
         assert code == 2 and err.count("\n") == 1 and message in err, err
 
 
-def test_a_diverging_replicate_is_masked_and_the_others_finish(ablate_cli, launch_dir, tmp_path):
+@pytest.mark.parametrize("way", ["trainer.pack=3", "trainer.pack=1"], ids=["packed", "one-after-another"])
+def test_a_diverging_replicate_is_masked_and_the_others_finish(ablate_cli, launch_dir, tmp_path, way):
     conf = tmp_path / "conf" / "model"
     conf.mkdir(parents=True)
     (conf / "overflowing.yaml").write_text("_target_: helpers.models.Overflowing\n")
-    code, out, err = ablate_cli("-m", "-cd", str(tmp_path / "conf"), "model=overflowing", *TINY, "replicates=3")
+    code, out, err = ablate_cli("-m", "-cd", str(tmp_path / "conf"), "model=overflowing", *TINY, "replicates=3", way)
     assert code == 1 and "1 of 3 runs failed (see the report)" in err  # each replicate is a run of the sweep
     runs = {c.data.params["seed"]: c for c in _child_runs(launch_dir)}
     assert runs["0"].info.status == "FAILED" and "NonFiniteLoss" in runs["0"].data.tags["ablate.error"]
@@ -129,7 +130,9 @@ def test_a_model_that_cannot_be_vectorized_trains_one_by_one(ablate_cli, launch_
     conf = tmp_path / "conf" / "model"
     conf.mkdir(parents=True)
     (conf / "dropping.yaml").write_text("_target_: helpers.models.Dropping\n")
-    code, out, err = ablate_cli("-cd", str(tmp_path / "conf"), "model=dropping", *TINY, "replicates=2")
+    code, out, err = ablate_cli(
+        "-cd", str(tmp_path / "conf"), "model=dropping", *TINY, "replicates=2", "trainer.pack=2"
+    )
     assert code == 0, err
     assert "pack: Dropping cannot be vectorized (" in out and "its 2 replicates train one after another" in out
     assert "mean ± std" in out
@@ -137,7 +140,7 @@ def test_a_model_that_cannot_be_vectorized_trains_one_by_one(ablate_cli, launch_
 
 @pytest.mark.slow
 def test_an_interrupted_pack_resumes_to_the_uninterrupted_packs_numbers(ablate_cli, launch_dir, monkeypatch):
-    args = [*TINY, "replicates=2", "trainer.epochs=4"]
+    args = [*TINY, "replicates=2", "trainer.pack=2", "trainer.epochs=4"]
     clean, broken = launch_dir / "clean", launch_dir / "broken"
     clean.mkdir(), broken.mkdir()
     monkeypatch.chdir(clean)
@@ -174,7 +177,7 @@ def test_an_interrupted_pack_resumes_to_the_uninterrupted_packs_numbers(ablate_c
 @pytest.mark.slow
 def test_packed_jobs_run_through_the_parallel_launcher(ablate_cli, launch_dir):
     args = ["-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "model.skip=true,false", *TINY]
-    code, out, err = ablate_cli(*args, "replicates=2", "tracking.experiment=par")
+    code, out, err = ablate_cli(*args, "replicates=2", "trainer.pack=2", "tracking.experiment=par")
     assert code == 0, err
     children = _child_runs(launch_dir, "par")
     assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children)

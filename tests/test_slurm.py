@@ -85,7 +85,7 @@ def results(launch: Path) -> dict[str, dict[str, str]]:
 def test_the_quick_start_sweep_on_slurm_reports_what_the_same_sweep_reports_locally(
     slurm, server, tmp_path, ablate_cli, monkeypatch
 ):
-    grid = ["model.skip=true,false", "model.bottleneck=true,false", *TINY, "replicates=2"]
+    grid = ["model.skip=true,false", "model.bottleneck=true,false", *TINY, "replicates=2", "trainer.pack=2"]
     sweep = ["hydra.launcher.array_parallelism=2", "hydra.launcher.timeout_min=10", f"tracking.uri={server}",
              "tracking.experiment=qs", *grid]  # fmt: skip
     on_slurm = start(slurm, tmp_path / "slurm", *sweep)

@@ -13,7 +13,7 @@ from ablate.config import ConfigError, TrainerConfig
 from ablate.data import split
 from ablate.data.mnist5k import load
 from ablate.engine import checkpoint
-from ablate.engine.setup import make_optimizer, resolve_precision, seed_everything
+from ablate.engine.setup import autocast_dtype, make_optimizer, resolve_precision, seed_everything
 from ablate.engine.train import TrainSpec, train_model
 from ablate.models.unet import UNet
 from ablate.tasks.autoencode import Autoencode
@@ -57,10 +57,9 @@ def test_speed_paths_resume_bit_identical(tiny, tmp_path, speed):
         assert torch.equal(value, resumed_model.state_dict()[key]), key
 
 
-def test_precision_resolution_and_bf16_autocast_on_cpu(tiny):
-    assert resolve_precision("auto", CPU) is None  # the CPU stays fp32 (and bit-identical to before)
-    assert resolve_precision("fp32", CPU) is None
-    assert resolve_precision("bf16", CPU) is torch.bfloat16
+def test_bf16_autocast_trains_on_cpu(tiny):
+    assert autocast_dtype(resolve_precision("bf16", CPU)) is torch.bfloat16
+    assert autocast_dtype(resolve_precision("fp32", CPU)) is None
     history, _ = _run(tiny, 1, precision="bf16")
     assert all(0 < v < 1e4 for v in history.train_loss + history.eval_loss)
 

@@ -59,11 +59,13 @@ class TrainerConfig:
     progress: bool = True
     checkpoint: bool = True  # rewrite <tracking.checkpoint_dir>/<fingerprint>/last.pt after each epoch
     # speed (ablate/engine/train.py, measured in reports/benchmarks.md)
-    precision: str = "auto"  # autocast: auto = bf16 on CUDA, fp32 on the CPU; or fp32, bf16
+    # autocast: auto = bf16 on CUDA and on a CPU with AMX-BF16, else fp32 (ablate/engine/setup.py);
+    # or fp32, bf16. Resolved once per sweep and logged as trainer.resolved_precision
+    precision: str = "auto"
     channels_last: bool = False  # NHWC tensors: no layout reorders around oneDNN / cuDNN convolutions
     compile: bool = False  # torch.compile the model (first epoch pays the compilation, cached on disk)
-    # replicates trained at once as one vectorized model (ablate/job/cell.py): auto, or at most this many;
-    # 1 trains them one after another (the plain loop). Never sized from free memory: same numbers
+    # how a job trains its replicates (ablate/job/cell.py): auto (the CPU: one after another; CUDA:
+    # vectorized packs of up to 256), 1 (one after another), or N > 1 (vectorized, at most N at once)
     pack: Any = "auto"
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ from ablate.data import ImageSet
 from ablate.engine import checkpoint
 from ablate.engine.evaluation import eval_batch_size, evaluate
 from ablate.engine.progress import Progress
-from ablate.engine.setup import on_device, resolve_precision
+from ablate.engine.setup import autocast_dtype, on_device, resolve_precision
 from ablate.engine.steps import PlainStep, Step
 from ablate.tasks import Task
 
@@ -71,13 +71,14 @@ class TrainSpec:
     checkpoint: Path | None = None  # rewritten after every epoch (None: none written)
 
     @classmethod
-    def of(cls, t: TrainerConfig, device: torch.device, desc: str, checkpoint: Path) -> TrainSpec:
-        """A job's settings: `checkpoint` is written when trainer.checkpoint says so."""
+    def of(cls, t: TrainerConfig, device: torch.device, desc: str, checkpoint: Path, precision: str) -> TrainSpec:
+        """A job's settings: `precision` as the job resolved it (trainer.precision may say auto);
+        `checkpoint` is written when trainer.checkpoint says so."""
         return cls(
             epochs=t.epochs,
             batch_size=t.batch_size,
             device=device,
-            precision=t.precision,
+            precision=precision,
             channels_last=t.channels_last,
             compile_model=t.compile,
             progress=t.progress,
@@ -122,7 +123,7 @@ def train(
 ) -> list[History]:
     """Train the pack for `spec.epochs` (after `resume`'s epoch); each member's history."""
     members, device = pack.members, spec.device
-    dtype = resolve_precision(spec.precision, device)
+    dtype = autocast_dtype(resolve_precision(spec.precision, device))
     train_set, eval_set = on_device(train_set, device, pack.step.layout), on_device(eval_set, device, pack.step.layout)
     orders = [torch.Generator().manual_seed(m.seed) for m in members]  # each member's own batch order
     first = 1 if resume is None else _restore(resume, pack, orders) + 1

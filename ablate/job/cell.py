@@ -34,15 +34,21 @@ from ablate.engine.vectorized import stack_or_why
 from ablate.job.context import Cell
 from ablate.job.contract import ReplicateResult
 from ablate.job.pack import train_pack
+from ablate.job.precision import RESOLVED
 from ablate.job.replicate import Replicate, mean_of
 
-# replicates packed at once when trainer.pack=auto: what the measurements favour per device type
-# (deterministic: never sized from free memory, which would change the numbers between runs)
-AUTO = {"cpu": 16, "cuda": 256}
+# How trainer.pack=auto trains a job's replicates, per device type: a fixed rule from the
+# measurements in reports/benchmarks.md (never a timing taken at run time: the numbers must not
+# depend on the load, nor on free memory). The CPU: one after another, in either precision; a
+# vectorized pack's convolutions become grouped convolutions, which oneDNN runs slower than R
+# separate ones, and which CPU autocast leaves in fp32 (bf16 gains nothing there). CUDA: packs
+# of up to 256, which fill the GPU that one small model leaves idle (reports/benchmarks_gpu.md).
+AUTO = {"cpu": 1, "cuda": 256}
 
 
 def pack_size(setting: Any, device: torch.device) -> int:
-    return AUTO.get(device.type, 16) if setting == "auto" else int(setting)
+    """Replicates trained at once: 1 means one after another, N > 1 a vectorized pack of up to N."""
+    return AUTO.get(device.type, 1) if setting == "auto" else int(setting)
 
 
 def train_cell(cell: Cell, replicates: list[Replicate], hook: Callable | None) -> list[ReplicateResult]:
@@ -51,7 +57,7 @@ def train_cell(cell: Cell, replicates: list[Replicate], hook: Callable | None) -
     todo = []
     for rep in replicates:
         try:
-            action = rep.prepare(cell.train_set, cell.eval_set)
+            action = rep.prepare(cell.train_set, cell.eval_set, {RESOLVED: cell.precision})
         except BaseException as exc:  # noqa: BLE001 - this replicate's run ends FAILED; the others go on
             results[rep.seed] = rep.fail(exc)
             continue
@@ -63,6 +69,9 @@ def train_cell(cell: Cell, replicates: list[Replicate], hook: Callable | None) -
     size = pack_size(cell.conf.trainer.pack, cell.device)
     fresh = [rep for rep in todo if rep.plan.action == "run"]  # resumed ones continue their own checkpoint
     results.update(one_by_one(cell, [rep for rep in todo if rep.plan.action != "run"], hook))
+    if size == 1:  # one after another: a search's hook sees the mean over all of them, once
+        results.update(one_by_one(cell, fresh, hook))
+        return [results[rep.seed] for rep in replicates]
     for start in range(0, len(fresh), size):
         group = fresh[start : start + size]
         results.update(one_by_one(cell, group, hook) if len(group) == 1 else packed(cell, group, hook))
@@ -101,7 +110,7 @@ def _alone(cell: Cell, rep: Replicate, hook: Callable | None, model=None) -> dic
     model = model if model is not None else rep.build_model(cell.task, cell.data, cell.device)
     t = cell.conf.trainer
     tic = time.perf_counter()
-    spec = TrainSpec.of(t, cell.device, rep.name, rep.plan.path)
+    spec = TrainSpec.of(t, cell.device, rep.name, rep.plan.path, cell.precision)
     optimizer = make_optimizer(model, t.optimizer.value, t.lr, t.momentum, t.weight_decay)
     member = Member(model, rep.seed, rep.on_epoch(model, cell.task, cell.shown, cell.device))
     after = None if hook is None else (lambda epoch: hook(epoch, rep.epochs[epoch]))

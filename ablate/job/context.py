@@ -45,4 +45,5 @@ class Cell:
     eval_set: ImageSet
     shown: ImageSet  # the eval images of the progress grids
     device: torch.device
+    precision: str  # trainer.precision resolved for this job (ablate/job/precision.py)
     resources: dict[str, Any]  # the GPU and threads it was given (tags on its runs)

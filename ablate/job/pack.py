@@ -46,7 +46,7 @@ def train_pack(
     t, results = cell.conf.trainer, {}
     members = [_member(cell, rep, model, results) for rep, model in zip(group, models, strict=True)]
     path, arm = pack_path(group), group[0].name.split(" seed=")[0]
-    spec = TrainSpec.of(t, cell.device, f"{arm} seeds {group[0].seed}-{group[-1].seed} (packed)", path)
+    spec = TrainSpec.of(t, cell.device, f"{arm} seeds {group[0].seed}-{group[-1].seed} (packed)", path, cell.precision)
     tic = time.perf_counter()
     try:
         optimizer = make_optimizer(list(stack.params.values()), t.optimizer.value, t.lr, t.momentum, t.weight_decay)

@@ -105,9 +105,11 @@ class Replicate:
         if parent is not None and run["tags"].get(PARENT_TAG) != parent:
             self.tracker.refer(parent, run["run_id"])
 
-    def prepare(self, train_set, eval_set) -> str:
-        """Fingerprint the replicate (its config with its seed, the code, the data), decide skip
-        (a FINISHED run has it), resume (a checkpoint has it) or run, and open its run."""
+    def prepare(self, train_set, eval_set, resolved: dict[str, Any]) -> str:
+        """Fingerprint the replicate (its config with its seed and what the job `resolved` from
+        it, such as trainer.precision=auto's choice; the code; the data), decide skip (a FINISHED
+        run has it), resume (a checkpoint has it) or run, and open its run."""
+        self.settings = {**self.settings, **resolved}  # logged as params with the config's
         digest = data_hash(train_set, eval_set)
         fp = fingerprint(self.settings, code_version(), digest)
         job = self.job

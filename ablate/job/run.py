@@ -40,6 +40,7 @@ from ablate.job.contract import (
 )
 from ablate.job.env import Where, hydra_job, plain_config, redact_saved_config
 from ablate.job.fingerprint import neutral
+from ablate.job.precision import job_precision
 from ablate.job.replicate import Replicate
 from ablate.job.resources import assign_resources
 from ablate.job.resume import mark_orphans
@@ -145,5 +146,6 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
     # a fixed set of eval images spread over the split (so over the classes) for progress grids
     picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
     shown = eval_set.subset(picks)
-    cell = Cell(conf, task, data, train_set, eval_set, shown=shown, device=device, resources=resources)
+    precision = job_precision(conf.trainer.precision, device)
+    cell = Cell(conf, task, data, train_set, eval_set, shown, device, precision, resources)
     return train_cell(cell, replicates, hook)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from ablate.config.metrics import Metric
 from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
 from ablate.job.fingerprint import code_version, neutral
+from ablate.job.precision import ENV_PRECISION, sweep_precisions
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
 from ablate.sweep.console import arm_factors, key_metrics, sweep_table
@@ -102,8 +103,10 @@ class AblateCallback(Callback):
         self.parent = self._parent(config)
         # the claims the report judges, kept with the parent (a rerun with reworded claims rewrites them)
         self.tracker.log_text(self.parent, study_json(config), STUDY)
-        os.environ.update({ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
-        forward_env(config, {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment})
+        env = {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment}
+        env[ENV_PRECISION] = json.dumps(sweep_precisions())  # trainer.precision=auto, once for the sweep
+        os.environ.update(env)
+        forward_env(config, env)
 
     def _parent(self, config: DictConfig) -> str:
         """The sweep's parent run: the one an earlier run of the same command (and code) made,

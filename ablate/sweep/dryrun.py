@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 from ablate.config import flatten, to_object
+from ablate.engine.setup import resolve_device
 from ablate.job import resume
 from ablate.job.components import as_dict, data_spec, load_split
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
+from ablate.job.precision import RESOLVED, job_precision
 from ablate.sweep.preflight import JobSpec
 from ablate.tracking.store import Tracker, resolve_uri
 from ablate.tracking.tags import get as tag
@@ -48,6 +50,8 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
     """Each replicate's plan (skip, resume or run), from its own fingerprint (its seed's)."""
     plans = []
     checkpoints, settings = launch_dir / conf.tracking.checkpoint_dir, flatten(job.cfg)
+    # what the job will resolve trainer.precision to (on this machine, as the sweep would)
+    settings[RESOLVED] = _precision(conf)
     for seed in conf.seeds():
         fp = fingerprint({**settings, "seed": seed}, code_version(), data)
         if found:
@@ -55,6 +59,14 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
         else:
             plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True))
     return plans
+
+
+def _precision(conf) -> str:
+    try:
+        device = resolve_device(conf.trainer.device.value)
+    except RuntimeError:  # trainer.device=cuda where the sweep starts without one: each job decides
+        return conf.trainer.precision
+    return job_precision(conf.trainer.precision, device)
 
 
 def _line(plans: list, label: str, rate: float, epochs: int) -> tuple[float, str]:
