@@ -93,14 +93,22 @@ def _runs(launch_dir: Path) -> list:
     return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
 
 
-def test_the_resolved_precision_is_a_param_and_part_of_the_fingerprint(ablate_cli, launch_dir):
-    here = resolve_precision("auto", CPU)
-    other = "fp32" if here == "bf16" else "bf16"
-    assert ablate_cli(*TINY)[0] == 0
-    assert ablate_cli(*TINY)[0] == 0  # the same precision: the finished run is reused
-    assert ablate_cli(*TINY, f"trainer.precision={other}")[0] == 0  # another precision: trained anew
+def test_the_resolved_precision_is_a_param_and_part_of_the_fingerprint(ablate_cli, launch_dir, monkeypatch):
+    """trainer.precision=auto in every command: what it resolves to decides reuse."""
+    for precision in ("fp32", "fp32", "bf16"):  # as a sweep's process would hand it over
+        monkeypatch.setenv(ENV_PRECISION, json.dumps({"cpu": precision}))
+        assert ablate_cli(*TINY)[0] == 0
     runs = [r for r in _runs(launch_dir) if r.info.status == "FINISHED"]
-    assert [r.data.params[RESOLVED] for r in runs] == [here, other]
-    assert [r.data.params["trainer.precision"] for r in runs] == ["auto", other]
-    fingerprints = {r.data.tags["ablate/fingerprint"] for r in runs}
-    assert len(fingerprints) == 2
+    assert [r.data.params[RESOLVED] for r in runs] == ["fp32", "bf16"]  # the second fp32 command reused
+    assert {r.data.params["trainer.precision"] for r in runs} == {"auto"}
+    assert len({r.data.tags["ablate/fingerprint"] for r in runs}) == 2
+    monkeypatch.setenv(ENV_PRECISION, json.dumps({"cpu": "bf16"}))
+    assert ablate_cli(*TINY, "trainer.precision=bf16")[0] == 0  # bf16 asked for by name: the same run
+    assert len([r for r in _runs(launch_dir) if r.info.status == "FINISHED"]) == 2
+
+
+def test_a_bad_handed_over_precision_fails_the_job_with_the_reason(ablate_cli, launch_dir, monkeypatch):
+    monkeypatch.setenv(ENV_PRECISION, json.dumps({"cpu": "fp16"}))
+    code, _, err = ablate_cli(*TINY)
+    assert code == 1 and "ABLATE_PRECISION gives cpu: fp16 (allowed: fp32, bf16)" in err
+    assert {r.info.status for r in _runs(launch_dir)} == {"FAILED"}

@@ -59,8 +59,8 @@ def auto_precision(device: torch.device) -> str:
 
     Under autocast BatchNorm, the loss and the optimizer's state stay fp32; the final evaluation
     runs in fp32 whatever the training precision (ablate/evaluate/final.py)."""
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cuda":  # emulated bf16 (before Ampere) is slower than fp32
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
     if device.type == "cpu" and cpu_has_amx_bf16():
         return "bf16"
     return "fp32"

@@ -67,11 +67,11 @@ def train_cell(cell: Cell, replicates: list[Replicate], hook: Callable | None) -
             rep.tracker.set_tags(rep.run_id, cell.resources)
             todo.append(rep)
     size = pack_size(cell.conf.trainer.pack, cell.device)
+    if size == 1:  # one after another: a search's hook sees the mean over all of them, once per epoch
+        results.update(one_by_one(cell, todo, hook))
+        return [results[rep.seed] for rep in replicates]
     fresh = [rep for rep in todo if rep.plan.action == "run"]  # resumed ones continue their own checkpoint
     results.update(one_by_one(cell, [rep for rep in todo if rep.plan.action != "run"], hook))
-    if size == 1:  # one after another: a search's hook sees the mean over all of them, once
-        results.update(one_by_one(cell, fresh, hook))
-        return [results[rep.seed] for rep in replicates]
     for start in range(0, len(fresh), size):
         group = fresh[start : start + size]
         results.update(one_by_one(cell, group, hook) if len(group) == 1 else packed(cell, group, hook))

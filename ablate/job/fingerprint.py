@@ -23,6 +23,9 @@ NEUTRAL = ("data.root", "data.download", "trainer.progress", "trainer.threads", 
 # a replicate's numbers are its seed's (it is fingerprinted with its own seed), whatever the number
 # of replicates beside it or how many trained at once (float-level differences aside: README)
 NEUTRAL += ("replicates", "trainer.pack")
+# the precision that trained counts (trainer.resolved_precision, ablate/job/precision.py), not how it
+# was asked for: trainer.precision=auto that resolved to bf16 reuses a trainer.precision=bf16 run
+NEUTRAL += ("trainer.precision",)
 NEUTRAL_PREFIXES = ("tracking.",)
 # the study's claims and reference tables judge the runs, never change them: rewording a claim (or
 # choosing another claim set) retrains nothing and continues the same sweep

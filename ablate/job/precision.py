@@ -17,7 +17,8 @@ import torch
 from ablate.engine.setup import resolve_precision
 
 ENV_PRECISION = "ABLATE_PRECISION"  # JSON: device type -> the sweep's resolved precision
-RESOLVED = "trainer.resolved_precision"  # the param (and fingerprint key) holding what trained
+RESOLVED = "trainer.resolved_precision"
+CHOICES = ("fp32", "bf16")  # the param (and fingerprint key) holding what trained
 
 
 def sweep_precisions() -> dict[str, str]:
@@ -31,4 +32,6 @@ def job_precision(setting: str, device: torch.device) -> str:
     if setting != "auto":
         return setting
     chosen = json.loads(os.environ.get(ENV_PRECISION) or "{}").get(device.type)
+    if chosen not in (None, *CHOICES):
+        raise ValueError(f"{ENV_PRECISION} gives {device.type}: {chosen} (allowed: {', '.join(CHOICES)})")
     return chosen or resolve_precision(setting, device)

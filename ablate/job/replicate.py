@@ -34,6 +34,7 @@ from ablate.job.context import JobContext
 from ablate.job.contract import ENV_PARENT, ReplicateResult, job_log_tag
 from ablate.job.env import Where
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
+from ablate.job.precision import RESOLVED
 from ablate.models import count_parameters
 from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.describe import key_first, run_description
@@ -77,7 +78,8 @@ class Replicate:
                 stale = resume.stale_runs(self.tracker, self.job.experiment, self.job.parent, self.identity)
             except Exception:  # noqa: BLE001 - the store may be what failed: a new run still says why
                 stale = []
-            source = stale[0]["run_id"] if stale else None
+            stale = [r for r in stale if r["params"].get(RESOLVED) in (None, self.settings.get(RESOLVED))]
+            source = stale[0]["run_id"] if stale else None  # never one that trained in another precision
         if source is None:
             self.run_id = self.tracker.start(
                 self.job.experiment, self.name, self.job.parent, tags={**self.tags, **alive}

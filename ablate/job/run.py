@@ -137,6 +137,7 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
         reason = task.check(data["channels"], data["labelled"])
         if reason:
             raise ConfigError(reason)
+        precision = job_precision(conf.trainer.precision, device)
         train_set, eval_set = components.load_split(data)
         reason = eval_too_small(train_set, eval_set) if conf.eval.latent else None
         if reason:
@@ -146,6 +147,5 @@ def _train(conf: Config, replicates: list[Replicate], hook, data: dict[str, Any]
     # a fixed set of eval images spread over the split (so over the classes) for progress grids
     picks = np.linspace(0, len(eval_set) - 1, min(conf.trainer.snapshots, len(eval_set))).astype(int)
     shown = eval_set.subset(picks)
-    precision = job_precision(conf.trainer.precision, device)
     cell = Cell(conf, task, data, train_set, eval_set, shown, device, precision, resources)
     return train_cell(cell, replicates, hook)

@@ -43,7 +43,7 @@ from ablate.tracking.ui_view import view_state
 from ablate.tracking.uri import ui_links
 from ablate.util.redaction import redact_files
 
-ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT)
+ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT, ENV_PRECISION)
 
 
 def sweep_key(config: DictConfig) -> str:
