@@ -25,11 +25,12 @@ ARMS = [(True, True), (True, False), (False, True), (False, False)]
 
 
 @pytest.mark.parametrize("amx", [True, False])
-def test_auto_is_bf16_on_a_cpu_with_amx_bf16_and_fp32_elsewhere(monkeypatch, amx):
+def test_auto_is_fp32_on_every_cpu_until_bf16_is_shown_equivalent(monkeypatch, amx):
     monkeypatch.setattr(setup, "cpu_has_amx_bf16", lambda: amx)
-    assert resolve_precision("auto", CPU) == ("bf16" if amx else "fp32")
+    assert resolve_precision("auto", CPU) == "fp32" == sweep_precisions()["cpu"]
     assert resolve_precision("fp32", CPU) == "fp32" and resolve_precision("bf16", CPU) == "bf16"
-    assert sweep_precisions() == {"cpu": "bf16" if amx else "fp32"}
+    monkeypatch.setattr(setup, "CPU_BF16_SHOWN_EQUIVALENT", True)  # then: bf16 where AMX-BF16 pays
+    assert resolve_precision("auto", CPU) == ("bf16" if amx else "fp32")
 
 
 def test_the_amx_probe_agrees_with_the_processor_flags():

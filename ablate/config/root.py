@@ -59,7 +59,7 @@ class TrainerConfig:
     progress: bool = True
     checkpoint: bool = True  # rewrite <tracking.checkpoint_dir>/<fingerprint>/last.pt after each epoch
     # speed (ablate/engine/train.py, measured in reports/benchmarks.md)
-    # autocast: auto = bf16 on CUDA and on a CPU with AMX-BF16, else fp32 (ablate/engine/setup.py);
+    # autocast: auto = bf16 on CUDA, fp32 on the CPU (ablate/engine/setup.py says why);
     # or fp32, bf16. Resolved once per sweep and logged as trainer.resolved_precision
     precision: str = "auto"
     channels_last: bool = False  # NHWC tensors: no layout reorders around oneDNN / cuDNN convolutions

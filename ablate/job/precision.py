@@ -1,5 +1,5 @@
 """`trainer.precision=auto`, decided once per sweep: the sweep's process resolves it for the CPU
-(ablate.engine.setup.auto_precision: bf16 where the processor has AMX-BF16) and hands the answer
+(ablate.engine.setup.auto_precision: fp32 today, bf16 on AMX-BF16 once shown equivalent) and hands the answer
 to every job through ENV_PRECISION, so jobs on other machines (a Slurm node with another
 processor) train in the sweep's precision, never a mix. A job on a GPU resolves it by its GPU
 (bf16 where supported). fp32 and bf16 are taken as written.
