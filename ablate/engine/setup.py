@@ -46,9 +46,10 @@ def make_optimizer(
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
-# bf16 pays on a CPU only with AMX-BF16: a U-Net training step measured 1.6-2x faster than fp32
-# with it, 1.6x slower with AVX512-BF16 alone and 3x slower where bf16 is emulated (AVX2, AVX512:
-# one processor with its matrix units switched off by oneDNN's ISA limit). But fp32 and bf16 were
+# bf16 pays on a CPU only with AMX-BF16: the mnist preset's training step measured about 1.5x
+# faster than fp32 with it (reports/benchmarks.md), and, on the same Intel Xeon with oneDNN held
+# to a lower ISA (ONEDNN_MAX_CPU_ISA), 1.6x slower with AVX512-BF16 alone and 3x slower where bf16
+# is emulated (AVX512, AVX2). But fp32 and bf16 were
 # not shown to give equivalent answers (reports/equivalence.md: 20 epochs, 10 seeds per arm, the
 # purity of the two arms without skips undecided at a margin of half the seed-to-seed SD), so
 # `auto` keeps the CPU in fp32 until a rerun with the seeds it sized shows them equivalent.
