@@ -55,7 +55,8 @@ def test_the_check_installs_offline_from_a_wheelhouse_and_runs_every_stage(tmp_p
     assert result["stages"][-1]["sweeps"]["quick start"]["rc"] == 0
     text = (tmp_path / "out" / "benchmarks_gpu.md").read_text()
     assert ("On a GPU: not yet measured" in text) == (not torch.cuda.is_available())
-    assert [r["replicates"] for r in result["stages"][2]["rows"]] == [1, 2]
+    rows = result["stages"][2]["rows"]  # each precision: R = 1, 2
+    assert [(r["precision"], r["replicates"]) for r in rows] == [("fp32", 1), ("fp32", 2), ("bf16", 1), ("bf16", 2)]
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):

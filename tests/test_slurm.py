@@ -129,7 +129,7 @@ def test_faults_on_the_scheduler_close_every_run_report_the_hole_and_a_rerun_res
                "model.skip=true,false", "trainer.device=cuda", *common]  # fmt: skip
     fail = start(slurm, tmp_path / "fail", *failing)
     cancelling = ["hydra.launcher.timeout_min=10", "tracking.experiment=cancel", "trainer.lr=1e-3,2e-3", *common,
-                  "data.limit=600", "trainer.epochs=8", "replicates=2"]  # fmt: skip
+                  "data.limit=600", "trainer.epochs=8", "replicates=2", "trainer.pack=2"]  # fmt: skip
     cancel = start(slurm, tmp_path / "cancel", *cancelling)
     # fail: its second cell waits for the first (array_parallelism=1): cancel it while it waits
     failed_array = array_of(tmp_path / "fail", fail)
