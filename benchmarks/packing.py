@@ -5,6 +5,7 @@ at R = 1, 3, 10, each measurement in a fresh worker."""
 
 from __future__ import annotations
 
+from ablate import SPIN_COUNT
 from benchmarks.common import ARMS, OLD_SPIN, arm_name, timed, worker
 
 # (key, mode, precision, env): the five ways of the table, the old default first
@@ -141,7 +142,7 @@ def section(w: dict, calibration: str) -> list[str]:
         f"second over all R models, {steps(first['warmup'], 'warm-up step')} then {timed_steps} timed, "
         "each measurement in a fresh worker with "
         f"{w['threads']} threads. Old default: packed, fp32, `OMP_WAIT_POLICY=PASSIVE` (ablate's defaults "
-        f"before this change); every other column runs with ablate's `GOMP_SPINCOUNT=10000`. The new default "
+        f"before this change); every other column runs with ablate's `GOMP_SPINCOUNT={SPIN_COUNT}`. The new default "
         f"is `trainer.pack=auto` and `trainer.precision=auto` on this CPU: {new}.",
         "",
         *table(header, cells),

@@ -4,6 +4,7 @@ puts them together; the ways of training replicates are drawn by benchmarks/pack
 
 from __future__ import annotations
 
+from ablate import SPIN_COUNT
 from ablate.report.markdown import table
 from benchmarks.sweep import work
 
@@ -107,8 +108,8 @@ def stl(s: dict, cal: str) -> list[str]:
 
 def profile(p: dict, cal: str, cal_start: dict) -> list[str]:
     names = {
-        "new": f"new default: {p['runs']['new']['precision']}, GOMP_SPINCOUNT=10000",
-        "fp32": "fp32, GOMP_SPINCOUNT=10000",
+        "new": f"new default: {p['runs']['new']['precision']}, GOMP_SPINCOUNT={SPIN_COUNT}",
+        "fp32": f"fp32, GOMP_SPINCOUNT={SPIN_COUNT}",
         "fp32_passive": "fp32, OMP_WAIT_POLICY=PASSIVE (the old spin policy)",
     }
     new = p["runs"]["new"]

@@ -49,10 +49,10 @@ def make_optimizer(
 # bf16 pays on a CPU only with AMX-BF16: the mnist preset's training step measured about 1.5x
 # faster than fp32 with it (reports/benchmarks.md), and, on the same Intel Xeon with oneDNN held
 # to a lower ISA (ONEDNN_MAX_CPU_ISA), 1.6x slower with AVX512-BF16 alone and 3x slower where bf16
-# is emulated (AVX512, AVX2). But fp32 and bf16 were
-# not shown to give equivalent answers (reports/equivalence.md: 20 epochs, 10 seeds per arm, the
-# purity of the two arms without skips undecided at a margin of half the seed-to-seed SD), so
-# `auto` keeps the CPU in fp32 until a rerun with the seeds it sized shows them equivalent.
+# is emulated (AVX512, AVX2). But fp32 and bf16 were not shown to give equivalent answers
+# (reports/equivalence.md: 20 epochs, 10 seeds per arm, the purity of the two arms without skips
+# undecided at a margin of half the seed-to-seed SD), so `auto` keeps the CPU in fp32 until a
+# rerun with the seeds it sized shows them equivalent.
 CPU_BF16_SHOWN_EQUIVALENT = False
 
 

@@ -14,11 +14,12 @@ import os
 
 import torch
 
+from ablate.config.root import PRECISIONS
 from ablate.engine.setup import resolve_precision
 
 ENV_PRECISION = "ABLATE_PRECISION"  # JSON: device type -> the sweep's resolved precision
-RESOLVED = "trainer.resolved_precision"
-CHOICES = ("fp32", "bf16")  # the param (and fingerprint key) holding what trained
+RESOLVED = "trainer.resolved_precision"  # the param (and fingerprint key) holding what trained
+CHOICES = tuple(p for p in PRECISIONS if p != "auto")  # what `auto` can resolve to
 
 
 def sweep_precisions() -> dict[str, str]:
