@@ -48,6 +48,18 @@ CASES = [
     (["replicates=0"], "replicates=0", "allowed: 1 to 10000"),
     (["replicates=100000"], "replicates=100000", "allowed: 1 to 10000"),
     (["data.limit=0"], "data.limit=0", "allowed: 1 to"),
+    # how long, and how many seeds (trainer.stop=converged, replicates=auto)
+    (["trainer.stop=forever"], "trainer.stop=forever", "allowed: epochs, converged"),
+    (["trainer.patience=0"], "trainer.patience=0", "allowed: 1 to"),
+    (["trainer.min_delta=-0.1"], "trainer.min_delta=-0.1", "allowed: 0 to 1"),
+    (["trainer.stop=converged", "trainer.epochs=5"], "trainer.epochs=5", "trainer.epochs >= 11"),
+    (["replicates=auto", "sequential.min=5", "sequential.max=3"], "sequential.max=3", "allowed: 5 to"),
+    (["sequential.min=1"], "sequential.min=1", "allowed: 2 to"),
+    (["sequential.step=0"], "sequential.step=0", "allowed: 1 to"),
+    (["replicates=many"], "replicates=many", "or auto"),
+    (["speed.horizon=0"], "speed.horizon=0", "allowed: 1 to"),
+    (["speed.threshold=nan"], "speed.threshold=nan", "a finite eval loss"),
+    (["claims.bottleneck_clusters.effects.0.margin=-1"], "effects[0].margin", "a number > 0"),
     (["data.eval_fraction=nan"], "data.eval_fraction=nan", "(0, 1)"),
     (["model.bottleneck_dim=0"], "model.bottleneck_dim=0", "allowed: 1 to"),
     (["model.channels=[4,0]"], "model.channels=[4, 0]", "a non-empty list of 1 to"),
@@ -79,6 +91,20 @@ def test_bad_override_is_one_line(ablate_cli, launch_dir, args, key, allowed, mu
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and key in lines[0] and allowed in lines[0], lines[0]
     assert sorted(p.name for p in launch_dir.iterdir()) == ["afile"]  # nothing written
+
+
+def test_replicates_auto_needs_a_sweep_a_claim_and_the_rounds_sweeper(ablate_cli, launch_dir):
+    code, _, err = ablate_cli("replicates=auto")
+    assert code == 2 and err.startswith("error: replicates=auto adds seeds in rounds of a sweep") and "-m" in err
+    code, _, err = ablate_cli("-m", "model.bottleneck=true,false", "replicates=auto")  # no claim reads it alone
+    assert code == 2 and "error: replicates=auto: no declared claim is judged by this sweep" in err, err
+    grid = ("-m", "model.skip=true,false", "model.bottleneck=true,false", "replicates=auto")
+    code, _, err = ablate_cli(*grid, "claims=none")
+    assert code == 2 and "no declared claim is judged" in err
+    code, _, err = ablate_cli(*grid, "hydra/sweeper=optuna", "hparams=smoke")
+    assert code == 2 and "hydra/sweeper=optuna does not add seeds in rounds" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert list(launch_dir.iterdir()) == []
 
 
 def test_one_bad_cell_in_a_grid_stops_the_whole_sweep_before_it_starts(ablate_cli, launch_dir):

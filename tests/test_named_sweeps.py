@@ -70,7 +70,9 @@ def test_invalid_cell_fails_alone_and_the_report_goes_on(ablate_cli, launch_dir)
     assert "colorize" in report and "FAILED" in report
 
 
-@pytest.mark.parametrize("name,replicates", [("article_purity", 10), ("segment", 3), ("article_purity_smoke", 2)])
+@pytest.mark.parametrize(
+    "name,replicates", [("article_purity", "auto"), ("segment", 3), ("article_purity_smoke", "auto")]
+)
 def test_a_named_sweep_sets_its_replicates_over_the_default(name, replicates):
     from hydra import compose, initialize_config_module
 

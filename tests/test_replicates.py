@@ -102,10 +102,10 @@ def test_overlapping_seeds_are_rejected_before_anything_runs(ablate_cli, launch_
     )
     assert not (launch_dir / "mlflow.db").exists()
     bad_values = [
-        ("replicates=0", "replicates=0 is not allowed (allowed: 1 to 10000)"),
+        ("replicates=0", "replicates=0 is not allowed (allowed: 1 to 10000, or auto)"),
         ("seed=-1", "seed=-1 is not allowed with replicates=3"),
         ("trainer.pack=0", "trainer.pack=0 is not allowed (allowed: auto, or an integer >= 1)"),
-        ("replicates=4294967297", "replicates=4294967297 is not allowed (allowed: 1 to 10000)"),
+        ("replicates=4294967297", "replicates=4294967297 is not allowed (allowed: 1 to 10000, or auto)"),
         ("seed=4294967295", "seed=4294967295 is not allowed with replicates=3"),
     ]
     for bad, message in bad_values:

@@ -72,8 +72,8 @@ def test_generic_grid_gets_the_same_tables_and_effects(store, tmp_path):
     assert "article purity" not in text and "Claim" not in text  # the article's names only
     assert "trainer.lr: 0.003 − 0.001" in text and "trainer.lr × model.bottleneck" in text
     assert (
-        "| trainer.lr | model.bottleneck | final train loss | final eval loss | eval loss, epoch 1 | PSNR (dB) | SSIM |"
-        in text
+        "| trainer.lr | model.bottleneck | final train loss | final eval loss | eval loss, epoch 1 | eval-loss AUC "
+        "| PSNR (dB) | SSIM |" in text
     )
     assert "![psnr](psnr_autoencode_photos.png)" in text
     for link in re.findall(r"\]\(([^)]+)\)", text):

@@ -28,13 +28,14 @@ ARMS = {
 NOISE = (0.006, -0.004, 0.001)
 
 
-def article_jobs(seeds=(0, 1, 2), epochs: int = 5) -> list[dict]:
+def article_jobs(seeds=(0, 1, 2), epochs: int = 5, settled: int = 0) -> list[dict]:
+    """`settled`: epochs more at the final loss after the descent (10 or more: converged by the rule)."""
     jobs = []
     for i, ((skip, bottleneck), (purity, loss, first)) in enumerate(sorted(ARMS.items())):
         for seed in seeds:
             noise = NOISE[seed % 3] * (1 + 0.3 * i) + 0.001 * ((seed * (i + 1)) % 3 - 1)
             final, start = loss * (1 + 2 * noise), first * (1 - noise)
-            curve = [start * (final / start) ** (e / (epochs - 1)) for e in range(epochs)]
+            curve = [start * (final / start) ** (e / (epochs - 1)) for e in range(epochs)] + [final] * settled
             p = purity + noise
             jobs.append(
                 {
@@ -45,7 +46,7 @@ def article_jobs(seeds=(0, 1, 2), epochs: int = 5) -> list[dict]:
                         "seed": seed,
                         "task.name": "autoencode",
                         "data.name": "mnist5k",
-                        "trainer.epochs": epochs,
+                        "trainer.epochs": epochs + settled,
                     },
                     "metrics": {
                         "purity_mean": p,
@@ -81,7 +82,7 @@ def store(tmp_path_factory, tmp_path):
 
 
 def test_article_study_matches_golden_and_rebuilds_identically(store, tmp_path):
-    parent, ids = log_sweep(store, "article", SWEPT, article_jobs(), BASELINE, tmp_path)
+    parent, ids = log_sweep(store, "article", SWEPT, article_jobs(settled=10), BASELINE, tmp_path)
     first = write_report(store, parent, tmp_path / "a")
     check_golden(first.parent, parent, ids, "article")
 

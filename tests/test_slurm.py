@@ -8,6 +8,7 @@ own `python -m ablate` process, so that the test can `scancel` its jobs while it
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 import time
@@ -115,6 +116,24 @@ def test_the_quick_start_sweep_on_slurm_reports_what_the_same_sweep_reports_loca
         (n, k): (v, here[n].get(k)) for n, row in slurm_rows.items() for k, v in row.items() if here[n].get(k) != v
     }
     assert not differ and len(here["skip=True bottleneck=True seed=1"]) > 20
+
+
+def test_rounds_of_seeds_are_arrays_of_the_same_sweep(slurm, server, tmp_path):
+    """replicates=auto on the cluster: each round one array job, all under one parent run."""
+    tiny = [a for a in TINY if not a.startswith("replicates=")]
+    args = ["hydra.launcher.array_parallelism=2", "hydra.launcher.timeout_min=10", f"tracking.uri={server}",
+            "tracking.experiment=rounds", "model.skip=true,false", "model.bottleneck=true,false", *tiny,
+            "replicates=auto", "sequential.min=2", "sequential.max=3"]  # fmt: skip
+    code, out, err = finish(start(slurm, tmp_path / "rounds", *args))
+    assert code == 0, err[-3000:]
+    client, parents, children = runs_of(server, "rounds")
+    (parent,) = parents
+    rounds = json.loads(parent.data.tags["ablate.rounds"])["rounds"]
+    assert [r["seeds"] for r in rounds] == [2, 3]
+    arrays = {p.parent.name for p in (tmp_path / "rounds").glob("multirun/*/*/.submitit/*/*_submission.sh")}
+    assert len(arrays) == 2 and all(set(tasks(slurm, f"{a}_").values()) == {"COMPLETED"} for a in arrays)
+    assert {c.info.status for c in children} == {"FINISHED"} and 8 < len(children) <= 12
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
 
 
 def test_faults_on_the_scheduler_close_every_run_report_the_hole_and_a_rerun_resumes_it(slurm, server, tmp_path):

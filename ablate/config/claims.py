@@ -5,10 +5,11 @@ A claim is a sentence and the effects that decide it. Each deciding effect is on
 already estimates: a factor from one level to another (averaged over the other factors, or
 `within` one level of another factor), the `interaction` of two factors, or a cell against the
 raw-feature `baseline`; with the direction it is expected to take and, optionally, a reference
-size (`reference`, or derived from a reference table: below). `where` scopes a claim to tasks and
-datasets by name; `optional: true` leaves it out, without an error, of a sweep that does not vary
-its factors (a default claim set must not break other studies). How effects become verdicts:
-ablate/report/claims.py.
+size (`reference`, or derived from a reference table: below) and a `margin`, the size below which
+an effect counts as none (so that "no effect" can be an answer, not only a failure to find one).
+`where` scopes a claim to tasks and datasets by name; `optional: true` leaves it out, without an
+error, of a sweep that does not vary its factors (a default claim set must not break other studies).
+How effects become verdicts: ablate/report/claims.py.
 
 A reference table holds published numbers of one metric per cell (e.g. an article's purity per
 arm) and, optionally, its raw-feature baseline: the report shows it beside the measured cells, and
@@ -37,6 +38,7 @@ _EFFECT_KEYS = (
     "baseline",
     "expect",
     "reference",
+    "margin",
     "optional",
 )
 _WHERE_KEYS = ("task", "data")
@@ -74,6 +76,7 @@ class Deciding:
     other: Change | None = None  # interaction: the second factor's change
     cell: dict[str, Any] = field(default_factory=dict)  # baseline: the cell compared with raw features
     reference: float | None = None  # a declared reference size
+    margin: float | None = None  # metric units: an effect shown smaller than this either way is "no effect"
     optional: bool = False  # decides only when the report has it (a raw-feature baseline was logged)
 
     def levels(self) -> dict[str, list[Any]]:
@@ -149,6 +152,10 @@ def _deciding(node: Any, at: str) -> Deciding:
     ref = node.get("reference")
     common = dict(metric=node["metric"], sign=EXPECT[node["expect"]], optional=bool(node.get("optional", False)))
     common["reference"] = None if ref is None else _number(ref, f"{at}.reference")
+    margin = node.get("margin")
+    common["margin"] = None if margin is None else _number(margin, f"{at}.margin")
+    if common["margin"] is not None and not (0 < common["margin"] < float("inf")):
+        raise _fail(f"{at}.margin", f"{margin!r} is not allowed (allowed: a number > 0, in the metric's units)")
     if "baseline" in node:
         cell = node["baseline"]
         if not isinstance(cell, dict) or not cell:

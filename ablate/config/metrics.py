@@ -75,8 +75,10 @@ class Metric:
 # what the latent evaluation logs, in the order of the report's clustering table (the article's:
 # purity, its spread over k-means seeds, NMI, ARI, the feature dim); its raw-feature baseline too
 CLUSTERING = ("purity_mean", "purity_std", "nmi_mean", "ari_mean", "latent_dim")
-# derived by the report from the eval-loss curve: the eval loss after the first epoch
+# derived by the report from the eval-loss curve: the eval loss after the first epoch, and how fast
+# a run learned (ablate/evaluate/speed.py; the study's `speed:` says over which horizon, to which loss)
 EARLY = "eval_loss_epoch1"
+AUC, TO_LOSS = "loss_auc", "epochs_to_loss"
 
 # the metrics ablate itself logs, whatever the task: training losses, the latent's clustering, the
 # run's cost. Order matters: it is the order of the report's columns and effects.
@@ -91,6 +93,9 @@ CORE = (
     Metric("final_train_loss", "final train loss", "lower", tested=False, best=False),
     Metric("final_eval_loss", "final eval loss", "lower", key=True),
     Metric(EARLY, "eval loss, epoch 1", "lower", best=False),
+    Metric(AUC, "eval-loss AUC", "lower", best=False),
+    Metric(TO_LOSS, "epochs to the speed threshold", "lower", unit="epochs", format=".3g", best=False),
+    Metric("stop_epoch", "epochs trained", format=".0f", table="cost", tested=False, best=False),
     Metric("n_params", "trainable params", format=",.0f", table="cost", tested=False, best=False),
     Metric("epoch_cost_s", "s per epoch per replicate", format=".3g", table="cost", tested=False, best=False),
     Metric("train_seconds", "train s", format=".1f", table="cost", tested=False, best=False),

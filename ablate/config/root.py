@@ -43,6 +43,10 @@ MAX_EPOCHS, MAX_BATCH, MAX_SNAPSHOTS, MAX_THREADS, MAX_KMEANS = 100_000, 1 << 20
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# trainer.stop: run the ceiling out, or stop each replicate once converged (ablate/engine/convergence.py
+# has the rule), with its defaults
+STOPS = ("epochs", "converged")
+PATIENCE, MIN_DELTA = 10, 0.002
 
 
 @dataclass
@@ -67,9 +71,25 @@ class TrainerConfig:
     # how a job trains its replicates (ablate/job/cell.py): auto (the CPU: one after another; CUDA:
     # vectorized packs of up to 256), 1 (one after another), or N > 1 (vectorized, at most N at once)
     pack: Any = "auto"
+    # how long (ablate/engine/convergence.py): `epochs` trains every replicate `epochs` epochs;
+    # `converged` stops each one once its eval loss has plateaued (patience, min_delta), `epochs`
+    # being the ceiling
+    stop: str = "epochs"
+    patience: int = PATIENCE
+    min_delta: float = MIN_DELTA
 
     def __post_init__(self) -> None:
         within("trainer.epochs", self.epochs, 1, MAX_EPOCHS)
+        if self.stop not in STOPS:
+            raise ConfigError(f"trainer.stop={self.stop} is not allowed (allowed: {', '.join(STOPS)})")
+        within("trainer.patience", self.patience, 1, MAX_EPOCHS)
+        within("trainer.min_delta", self.min_delta, 0, 1)
+        if self.stop == "converged" and self.epochs < self.patience + 1:
+            raise ConfigError(
+                f"trainer.epochs={self.epochs} is not allowed with trainer.stop=converged and trainer.patience="
+                f"{self.patience}: the ceiling is below the shortest run the rule can stop (allowed: trainer.epochs "
+                f">= {self.patience + 1})"
+            )
         within("trainer.batch_size", self.batch_size, 1, MAX_BATCH)
         within("trainer.snapshots", self.snapshots, 1, MAX_SNAPSHOTS)
         positive("trainer.lr", self.lr)
@@ -115,14 +135,51 @@ class TrackingConfig:
             )
 
 
+@dataclass
+class SpeedConfig:
+    """How the report measures speed from each run's eval-loss curve (ablate/evaluate/speed.py): the
+    horizon of `loss_auc` and the threshold of `epochs_to_loss` (None: not measured). Part of the
+    study, like its claims: changing them re-judges the runs, never retrains them."""
+
+    horizon: int = 10
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        within("speed.horizon", self.horizon, 1, MAX_EPOCHS)
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            raise ConfigError(f"speed.threshold={self.threshold} is not allowed (allowed: a finite eval loss, or null)")
+
+
 SEEDS = 2**32  # numpy's seeds are 32-bit
 MAX_REPLICATES = 10_000
+AUTO = "auto"  # replicates=auto: training seeds added in rounds until the claims are decided
+
+
+@dataclass
+class SequentialConfig:
+    """`replicates=auto` (ablate/sweep/rounds.py): every cell starts with `min` training seeds; after
+    each round the declared claims are judged and the cells of the claims still open get `step` more,
+    up to `max`. The looks min, min + step, ..., max are fixed in advance: the verdicts' intervals
+    hold over all of them (ablate/report/sequential.py)."""
+
+    min: int = 3
+    max: int = 10
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        within("sequential.min", self.min, 2, MAX_REPLICATES)  # a test needs two seeds
+        within("sequential.step", self.step, 1, MAX_REPLICATES)
+        if not self.min <= self.max <= MAX_REPLICATES:
+            raise ConfigError(
+                f"sequential.max={self.max} is not allowed with sequential.min={self.min} (allowed: "
+                f"{self.min} to {MAX_REPLICATES})"
+            )
 
 
 @dataclass
 class Config:
     seed: int = 0  # the first training seed: a job trains seed, seed + 1, ..., seed + replicates - 1
-    replicates: int = 3  # training seeds per grid cell, each a run of its own
+    replicates: Any = 3  # training seeds per grid cell, each a run of its own; or auto (in rounds: `sequential`)
     # components: a `_target_` and its own keyword arguments (typed by a schema in ablate/config/schemas.py
     # where the YAML lists one, else checked against the target's signature: ablate/job/components.py)
     model: Any = MISSING
@@ -135,16 +192,26 @@ class Config:
     # preflight and the report, stored with the sweep's parent run, never part of a run's params
     claims: Any = field(default_factory=dict)
     references: Any = field(default_factory=dict)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    sequential: SequentialConfig = field(default_factory=SequentialConfig)
 
     def __post_init__(self) -> None:
-        within("replicates", self.replicates, 1, MAX_REPLICATES)
-        if not 0 <= self.seed <= SEEDS - self.replicates:
+        r = self.replicates
+        if r != AUTO and (isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= MAX_REPLICATES):
+            raise ConfigError(f"replicates={r} is not allowed (allowed: 1 to {MAX_REPLICATES}, or auto)")
+        most = self.sequential.max if r == AUTO else r
+        if not 0 <= self.seed <= SEEDS - most:
             raise ConfigError(
-                f"seed={self.seed} is not allowed with replicates={self.replicates}: the seeds run from seed to "
-                f"seed + replicates - 1 (allowed: 0 <= seed <= {SEEDS - self.replicates})"
+                f"seed={self.seed} is not allowed with replicates={r}: the seeds run from seed to "
+                f"seed + replicates - 1 (allowed: 0 <= seed <= {SEEDS - most})"
             )
 
     def seeds(self) -> list[int]:
+        if self.replicates == AUTO:  # the rounds sweeper gives each job its number (ablate/sweep/rounds.py)
+            raise ConfigError(
+                "replicates=auto adds seeds in rounds of a sweep (allowed: a multirun, python -m ablate -m ... "
+                "replicates=auto; or replicates=N)"
+            )
         return list(range(self.seed, self.seed + self.replicates))
 
 
@@ -213,7 +280,7 @@ def load_sweeps(folder) -> dict[str, DictConfig]:
 
 
 # the study's keys: what the runs are judged by, never what they compute (stored with the sweep)
-STUDY_KEYS = ("claims", "references")
+STUDY_KEYS = ("claims", "references", "speed")
 
 
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Epoch checkpoints that resume bit-for-bit, one format for one model and for a pack: the epoch,
 the members' weights stacked along a leading member axis (R = 1 for one model), the optimizer,
-each member's batch order, history and mask, every global RNG, and `meta`, what the caller asked
-to keep (opaque here: a job stores the runs the members log to).
+each member's batch order, history, mask and stop epoch (trainer.stop=converged; None while it
+trains), every global RNG, and `meta`, what the caller asked to keep (opaque here: a job stores
+the runs the members log to). A checkpoint written before stops existed has no stop epochs: it
+loads, with no member stopped.
 
 Loaded with `weights_only=True` (no pickled code runs), so every RNG state is stored as a tensor.
 Written to a temporary file and renamed, so a kill mid-write never leaves a torn checkpoint.
@@ -53,6 +55,7 @@ def set_rng_state(state: dict[str, torch.Tensor]) -> None:
 
 
 # what every checkpoint holds (save below): a file without it is another format, never loaded
+# ("stopped" is not required: older checkpoints lack it and mean no member stopped)
 FORMAT = {"epoch", "weights", "optimizer", "orders", "rng", "histories", "masked", "meta"}
 
 
@@ -66,8 +69,10 @@ def save(
     histories: list[dict[str, list[float]]],
     masked: list[bool],
     meta: dict[str, Any],
+    stopped: list[int | None] | None = None,
 ) -> None:
-    """The state after `epoch`; `weights` (R, ...) and one order, history and mask per member."""
+    """The state after `epoch`; `weights` (R, ...) and one order, history, mask and stop epoch
+    per member (`stopped` None: none stopped)."""
     payload = {
         "epoch": epoch,
         "weights": weights,
@@ -76,6 +81,7 @@ def save(
         "rng": rng_state(),
         "histories": histories,
         "masked": masked,
+        "stopped": stopped if stopped is not None else [None] * len(histories),
         "meta": meta,
     }
     write(path, payload)

@@ -6,6 +6,17 @@ for every member of what the loop trains. The loop (ablate/engine/train.py) is t
 
 A step's weights are the checkpoint's: every parameter and buffer stacked along a leading member
 axis, (R, ...), so a checkpoint has one format whatever trained it.
+
+`freeze(r)`: member r stopped (trainer.stop=converged) and nothing of it may change afterwards.
+One model: nothing to do, the loop runs no pass after its only member stopped. A pack keeps the
+stopped member in place and restores its slice after every later pass: its parameters, its
+buffers (BatchNorm's running statistics, which the pack's forward updates for every slice) and
+its optimizer state (Adam's exp_avg / exp_avg_sq, SGD's momentum_buffer: a zero gradient would
+still move a slice through its momentum). The pack is not re-formed without it (that would change
+the others' float rounding and the checkpoint's shape), so the frozen slice's compute is still
+spent, every pass, until the pack ends: the loop charges it to the members still training. Only
+the optimizer's step count, one per stacked tensor, goes on: it is the pack's, shared by every
+slice, and a stopped member reads it no more.
 """
 
 from __future__ import annotations
@@ -42,6 +53,10 @@ class Step(Protocol):
 
     def load(self, weights: dict[str, torch.Tensor]) -> None: ...
 
+    def freeze(self, member: int) -> None:
+        """Member `member` stopped: nothing of it changes in later passes."""
+        ...
+
 
 class PlainStep:
     """One model. `compile_model`: torch.compile (BatchNorm, activations and pooling fused into
@@ -70,6 +85,9 @@ class PlainStep:
     def load(self, weights: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict({k: v[0] for k, v in weights.items()})
 
+    def freeze(self, member: int) -> None:
+        """Nothing to do: once its only member stopped, the loop runs no further pass."""
+
 
 class PackStep:
     """A pack's replicates as one vectorized model; one optimizer over the stacked tensors (Adam
@@ -79,11 +97,38 @@ class PackStep:
 
     def __init__(self, stack: Stack, optimizer: torch.optim.Optimizer) -> None:
         self.stack, self.optimizer = stack, optimizer
+        self.frozen: dict[int, dict[str, torch.Tensor]] = {}  # a stopped member's slices, as it stopped
 
     def __call__(self, task, data, orders, batch_size, device, dtype) -> list[float]:
         losses = train_epoch(self.stack, task, data, orders, batch_size, self.optimizer, device, dtype).tolist()
+        self._keep_frozen()
         self.stack.unstack()
         return losses
+
+    @torch.no_grad()
+    def freeze(self, member: int) -> None:
+        self.frozen[member] = {name: t[member].clone() for name, t in self._stacked().items()}
+
+    @torch.no_grad()
+    def _keep_frozen(self) -> None:
+        """Each stopped member's slices back as they were when it stopped (the pass moved them)."""
+        if not self.frozen:
+            return
+        stacked = self._stacked()
+        for member, saved in self.frozen.items():
+            for name, value in saved.items():
+                stacked[name][member].copy_(value)
+
+    def _stacked(self) -> dict[str, torch.Tensor]:
+        """Every tensor with a slice per member, by name: parameters, buffers and the optimizer's
+        per-element state (read afresh: loading a checkpoint replaces the optimizer's tensors)."""
+        tensors = {f"param {k}": v for k, v in self.stack.params.items()}
+        tensors.update({f"buffer {k}": v for k, v in self.stack.buffers.items()})
+        for name, p in self.stack.params.items():
+            for key, v in self.optimizer.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape:  # element by element: not the shared step count
+                    tensors[f"optimizer {name} {key}"] = v
+        return tensors
 
     def weights(self) -> dict[str, torch.Tensor]:
         return self.stack.weights()

@@ -8,9 +8,20 @@ model (R = 1), the vectorized step for a pack of replicates. Each epoch: every m
 order is drawn from its own generator, the step makes one pass over the training set, each live
 member is evaluated on its own; a member whose loss goes non-finite is masked (its `on_fail`; it
 keeps its place in a pack, the others' numbers stay as they were) or, without `on_fail`, the
-error is raised. Then the members' `on_epoch`, the pack's `after_epoch`, and the checkpoint
-(ablate/engine/checkpoint.py), rewritten after every epoch: `resume` (a loaded checkpoint)
-continues after its epoch exactly as if never stopped.
+error is raised. Then the members' `on_epoch`, the pack's `after_epoch`, the stops, and the
+checkpoint (ablate/engine/checkpoint.py), rewritten after every epoch: `resume` (a loaded
+checkpoint) continues after its epoch exactly as if never stopped.
+
+Stops (`spec.stop`, trainer.stop=converged): a member whose eval loss satisfies the rule
+(ablate/engine/convergence.py) after an epoch is stopped at that epoch: the step freezes it (in a
+pack its slice no longer changes: ablate/engine/steps.py), it is no longer evaluated or logged,
+and its `on_stop(epoch)` runs once the checkpoint that records the stop is written. So a kill at
+any moment resumes to the same numbers: a checkpoint either predates the stop (the epoch is redone
+and the member stops again) or records it (the member is frozen again and its `on_stop` called
+again: a caller whose stop was already handled, its run finished, gives that member none).
+`on_stop` runs with the global RNGs put back afterwards, so the members still training draw the
+same numbers whether or not it runs in this process. The loop ends at `spec.epochs` (the
+ceiling) or once no member is still training.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from torch import nn
 from ablate.config import TrainerConfig
 from ablate.data import ImageSet
 from ablate.engine import checkpoint
+from ablate.engine.convergence import Rule, stop_rule
 from ablate.engine.evaluation import eval_batch_size, evaluate
 from ablate.engine.progress import Progress
 from ablate.engine.setup import autocast_dtype, on_device, resolve_precision
@@ -69,6 +81,7 @@ class TrainSpec:
     progress: bool = True
     desc: str = "train"  # the progress lines' name
     checkpoint: Path | None = None  # rewritten after every epoch (None: none written)
+    stop: Rule | None = None  # trainer.stop=converged: each member stops once it holds (None: at `epochs`)
 
     @classmethod
     def of(cls, t: TrainerConfig, device: torch.device, desc: str, checkpoint: Path, precision: str) -> TrainSpec:
@@ -84,6 +97,7 @@ class TrainSpec:
             progress=t.progress,
             desc=desc,
             checkpoint=checkpoint if t.checkpoint else None,
+            stop=stop_rule(t),
         )
 
     def plain_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> PlainStep:
@@ -93,14 +107,23 @@ class TrainSpec:
 @dataclass
 class Member:
     """One model the loop trains, and what its caller does with it: `on_epoch(epoch, metrics)`
-    after each epoch; `on_fail(error)` when its loss goes non-finite (it is then masked)."""
+    after each epoch; `on_fail(error)` when its loss goes non-finite (it is then masked);
+    `on_stop(epoch)` once it has stopped (trainer.stop=converged; after that epoch's `on_epoch`
+    and checkpoint)."""
 
     model: nn.Module
     seed: int  # its batch order's
     on_epoch: Callable[[int, dict[str, float]], None] | None = None
     on_fail: Callable[[NonFiniteLoss], None] | None = None  # None: the error is raised
+    on_stop: Callable[[int], None] | None = None
     history: History = field(default_factory=History)
     live: bool = True  # False once masked
+    stopped_at: int | None = None  # the epoch it stopped at (frozen since), None while it trains
+
+    @property
+    def training(self) -> bool:
+        """Neither masked nor stopped: evaluated, logged and judged after each epoch."""
+        return self.live and self.stopped_at is None
 
 
 @dataclass
@@ -121,7 +144,7 @@ def train(
     spec: TrainSpec,
     resume: dict[str, Any] | None = None,
 ) -> list[History]:
-    """Train the pack for `spec.epochs` (after `resume`'s epoch); each member's history."""
+    """Train the pack up to `spec.epochs` (after `resume`'s epoch); each member's history."""
     members, device = pack.members, spec.device
     dtype = autocast_dtype(resolve_precision(spec.precision, device))
     train_set, eval_set = on_device(train_set, device, pack.step.layout), on_device(eval_set, device, pack.step.layout)
@@ -129,6 +152,8 @@ def train(
     first = 1 if resume is None else _restore(resume, pack, orders) + 1
     bar = Progress(spec.desc, first, spec.epochs, spec.progress)
     for epoch in range(first, spec.epochs + 1):
+        if not any(m.training for m in members):  # every member masked or stopped (also before a resumed epoch)
+            break
         done = _epoch(epoch, pack, task, train_set, eval_set, spec, dtype, orders)
         if len(members) == 1 and done:
             bar.update(epoch, train=done[0][1]["train_loss"], eval=done[0][1]["eval_loss"])
@@ -137,12 +162,12 @@ def train(
         for member, values in done:
             if member.on_epoch is not None:
                 member.on_epoch(epoch, values)
-        if pack.after_epoch is not None and any(m.live for m in members):
+        if pack.after_epoch is not None and done:
             pack.after_epoch(epoch)
+        stopped = _stop(epoch, pack, spec.stop)
         if spec.checkpoint is not None:
             _save(spec.checkpoint, epoch, pack, orders)
-        if not any(m.live for m in members):
-            break
+        _stopped(stopped)  # after the checkpoint that records the stops (see the module's docstring)
     bar.close()
     return [m.history for m in members]
 
@@ -173,16 +198,19 @@ def _epoch(
     dtype: torch.dtype | None,
     orders: list[torch.Generator],
 ) -> list[tuple[Member, dict[str, float]]]:
-    """One step over the training set, then each live member's eval pass: (member, its metrics)
-    for each member still live. A member's time is its share of the step and its own eval."""
+    """One step over the training set, then each training member's eval pass: (member, its metrics)
+    for each member still training. A member's time is its share of the step and its own eval. A
+    stopped member's frozen slice still runs in a pack's step: its share is charged to the members
+    still training, so their times add up to what the step cost."""
     members, device = pack.members, spec.device
+    payers = len(members) - sum(m.stopped_at is not None for m in members)  # a masked slice's share: as before
     tic, cpu = time.perf_counter(), time.process_time()
     order = torch.stack([torch.randperm(len(train_set), generator=g) for g in orders]).to(device)
     losses = pack.step(task, train_set, order, spec.batch_size, device, dtype)
-    shared, shared_cpu = (time.perf_counter() - tic) / len(members), (time.process_time() - cpu) / len(members)
+    shared, shared_cpu = (time.perf_counter() - tic) / payers, (time.process_time() - cpu) / payers
     done = []
     for member, loss in zip(members, losses, strict=True):
-        if not member.live:
+        if not member.training:
             continue
         tic, cpu = time.perf_counter(), time.process_time()
         ev = evaluate(member.model, task, eval_set, eval_batch_size(spec.batch_size), device, dtype=dtype)
@@ -203,6 +231,33 @@ def _mask(member: Member, error: NonFiniteLoss) -> None:
     member.live = False
 
 
+def _stop(epoch: int, pack: Pack, rule: Rule | None) -> list[Member]:
+    """The members still training whose eval loss satisfies the rule by `epoch`: stopped there,
+    their slice frozen by the step."""
+    if rule is None:
+        return []
+    stopped = [(i, m) for i, m in enumerate(pack.members) if m.training and rule.holds(m.history.eval_loss)]
+    for i, member in stopped:
+        member.stopped_at = epoch
+        pack.step.freeze(i)
+    return [m for _, m in stopped]
+
+
+def _stopped(members: list[Member]) -> None:
+    """Each stopped member's `on_stop`, with the global RNGs put back afterwards: whatever it draws
+    (a job's final evaluation), the members still training draw the same numbers as they would in
+    a run resumed from the checkpoint, where it may already have run."""
+    calls = [m for m in members if m.on_stop is not None]
+    if not calls:
+        return
+    rng = checkpoint.rng_state()
+    try:
+        for member in calls:
+            member.on_stop(member.stopped_at)
+    finally:
+        checkpoint.set_rng_state(rng)
+
+
 def _save(path: Path, epoch: int, pack: Pack, orders: list[torch.Generator]) -> None:
     checkpoint.save(
         path,
@@ -212,21 +267,29 @@ def _save(path: Path, epoch: int, pack: Pack, orders: list[torch.Generator]) -> 
         orders=orders,
         histories=[asdict(m.history) for m in pack.members],
         masked=[not m.live for m in pack.members],
+        stopped=[m.stopped_at for m in pack.members],
         meta=pack.meta,
     )
 
 
 def _restore(state: dict[str, Any], pack: Pack, orders: list[torch.Generator]) -> int:
     """Weights, optimizer, batch orders, every RNG and the histories as the checkpoint left them;
-    a member masked before it is masked again. The checkpoint's epoch."""
+    a member masked before it is masked again, one stopped before is frozen again and its
+    `on_stop` called (again: see the module's docstring). The checkpoint's epoch."""
     pack.step.load(state["weights"])
     pack.step.optimizer.load_state_dict(state["optimizer"])
     for g, s in zip(orders, state["orders"], strict=True):
         g.set_state(s)
     checkpoint.set_rng_state(state["rng"])
     epoch = int(state["epoch"])
-    for member, history, masked in zip(pack.members, state["histories"], state["masked"], strict=True):
+    stops = state.get("stopped") or [None] * len(pack.members)  # a checkpoint from before stops: none stopped
+    rows = zip(pack.members, state["histories"], state["masked"], stops, strict=True)
+    for i, (member, history, masked, stopped_at) in enumerate(rows):
         member.history = History(**history)
         if masked:
             _mask(member, NonFiniteLoss(f"diverged before epoch {epoch}"))
+        elif stopped_at is not None:
+            member.stopped_at = int(stopped_at)
+            pack.step.freeze(i)  # after the weights and the optimizer are loaded: its values as it stopped
+    _stopped([m for m in pack.members if m.stopped_at is not None])
     return epoch

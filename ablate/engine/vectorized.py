@@ -2,7 +2,9 @@
 
 `Stack` holds the replicates' parameters and buffers stacked along a leading axis and runs
 `vmap(functional_call)` over it; the models themselves stay the replicates' own (they evaluate,
-log and checkpoint as one model does) and get the stacked values back after each epoch.
+log and checkpoint as one model does) and get the stacked values back after each epoch. Every
+slice runs in every pass, a stopped replicate's too: its step (ablate/engine/steps.py's PackStep)
+puts its slice back afterwards.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ numbers can differ with the pack size in the last digits, far below the spread b
 (README, "Replicates"). A replicate whose loss goes non-finite is masked: its slice keeps its
 place (the others' numbers stay as they were), its run is marked FAILED and it is no longer logged.
 A model that cannot be vectorized (random ops in forward, an op vmap lacks) trains its replicates
-one after another, with one line saying why.
+one after another, with one line saying why. With trainer.stop=converged each replicate stops at
+its own epoch and ends there (ablate/job/stopping.py), alone or inside its pack (whose resume
+after a kill keeps the replicates that had already finished: ablate/job/pack.py).
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ import torch
 from ablate.engine.setup import make_optimizer
 from ablate.engine.train import Member, Pack, TrainSpec, train
 from ablate.engine.vectorized import stack_or_why
+from ablate.job import stopping
 from ablate.job.context import Cell
 from ablate.job.contract import ReplicateResult
-from ablate.job.pack import train_pack
+from ablate.job.pack import pack_groups, train_pack
 from ablate.job.precision import RESOLVED
 from ablate.job.replicate import Replicate, mean_of
 
@@ -72,25 +75,27 @@ def train_cell(cell: Cell, replicates: list[Replicate], hook: Callable | None) -
         return [results[rep.seed] for rep in replicates]
     fresh = [rep for rep in todo if rep.plan.action == "run"]  # resumed ones continue their own checkpoint
     results.update(one_by_one(cell, [rep for rep in todo if rep.plan.action != "run"], hook))
-    for start in range(0, len(fresh), size):
-        group = fresh[start : start + size]
-        results.update(one_by_one(cell, group, hook) if len(group) == 1 else packed(cell, group, hook))
+    for group, state in pack_groups(replicates, fresh, size, cell.conf.tracking.resume):
+        results.update(one_by_one(cell, group, hook) if len(group) == 1 else packed(cell, group, hook, state))
     return [results[rep.seed] for rep in replicates]
 
 
-def packed(cell: Cell, group: list[Replicate], hook: Callable | None) -> dict[int, ReplicateResult]:
-    """The group trained as one vectorized model (or one by one, if the model cannot be)."""
+def packed(cell: Cell, group: list[Replicate], hook: Callable | None, state=None) -> dict[int, ReplicateResult]:
+    """The group trained as one vectorized model (or one by one, if the model cannot be); `state`:
+    its checkpoint, when a kill left it mid-training. A replicate of the group whose run has ended
+    (it stopped and finished before the kill) comes along frozen: the pack is the same pack."""
+    todo = [rep for rep in group if not rep.ended]
     try:
-        models = [rep.build_model(cell.task, cell.data, cell.device) for rep in group]
+        models = [rep.build_model(cell.task, cell.data, cell.device, log=not rep.ended) for rep in group]
         stack, why = stack_or_why(models, cell.task, cell.train_set, cell.device)
     except BaseException as exc:  # noqa: BLE001 - every replicate of the group ends with the reason
-        return {rep.seed: rep.fail(exc) for rep in group}
+        return {rep.seed: rep.fail(exc) for rep in todo}
     if stack is None:
-        print(f"pack: {why}; its {len(group)} replicates train one after another", flush=True)
-        return one_by_one(cell, group, hook, models)
-    for rep in group:  # how many trained together: the numbers can differ with it at float level
+        print(f"pack: {why}; its {len(todo)} replicates train one after another", flush=True)
+        return one_by_one(cell, todo, hook, [m for rep, m in zip(group, models, strict=True) if not rep.ended])
+    for rep in todo:  # how many trained together: the numbers can differ with it at float level
         rep.log_params({"pack_size": len(group)})
-    return train_pack(cell, group, models, stack, hook)
+    return train_pack(cell, group, models, stack, hook, state)
 
 
 def one_by_one(cell: Cell, group: list[Replicate], hook: Callable | None, models=None) -> dict[int, ReplicateResult]:
@@ -115,5 +120,7 @@ def _alone(cell: Cell, rep: Replicate, hook: Callable | None, model=None) -> dic
     member = Member(model, rep.seed, rep.on_epoch(model, cell.task, cell.shown, cell.device))
     after = None if hook is None else (lambda epoch: hook(epoch, rep.epochs[epoch]))
     pack = Pack([member], spec.plain_step(model, optimizer), after_epoch=after, meta={"runs": [rep.run_id]})
+    # a stop ends the loop: the replicate ends here, at its stop epoch (also when resumed from a
+    # checkpoint that recorded the stop: the loop then trains nothing)
     (history,) = train(pack, cell.task, cell.train_set, cell.eval_set, spec, rep.plan.state)
-    return rep.finalize(model, cell.task, cell.eval_set, cell.device, history, time.perf_counter() - tic)
+    return stopping.finish(cell, rep, model, history, time.perf_counter() - tic, member.stopped_at)

@@ -26,7 +26,7 @@ NEUTRAL += ("replicates", "trainer.pack")
 # the precision that trained counts (trainer.resolved_precision, ablate/job/precision.py), not how it
 # was asked for: trainer.precision=auto that resolved to bf16 reuses a trainer.precision=bf16 run
 NEUTRAL += ("trainer.precision",)
-NEUTRAL_PREFIXES = ("tracking.",)
+NEUTRAL_PREFIXES = ("tracking.", "sequential.")  # how many seeds a sweep adds, never what one computes
 # the study's claims and reference tables judge the runs, never change them: rewording a claim (or
 # choosing another claim set) retrains nothing and continues the same sweep
 NEUTRAL += STUDY_KEYS

@@ -29,13 +29,12 @@ from ablate.engine.hooks import Pruned
 from ablate.engine.setup import seed_everything
 from ablate.engine.train import History
 from ablate.evaluate.final import final_evaluation
-from ablate.job import components, figures, resume
+from ablate.job import components, figures, resume, stopping
 from ablate.job.context import JobContext
 from ablate.job.contract import ENV_PARENT, ReplicateResult, job_log_tag
 from ablate.job.env import Where
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.job.precision import RESOLVED
-from ablate.models import count_parameters
 from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.describe import key_first, run_description
 from ablate.tracking.store import FINGERPRINT, IDENTITY, PARENT_TAG, SUPERSEDED, redact
@@ -139,15 +138,18 @@ class Replicate:
         resume.record_owner(self.plan, self.run_id)
         return self.plan.action
 
-    def build_model(self, task, data: dict[str, Any], device: torch.device) -> torch.nn.Module:
+    def build_model(self, task, data: dict[str, Any], device: torch.device, log: bool = True) -> torch.nn.Module:
+        """Its model, initialised by its seed; `log`: its config saved with its run (not for a run
+        that has finished: a frozen member of a resumed pack, ablate/job/pack.py)."""
         seed_everything(self.seed)  # the weights' initial values are the seed's
         channels = data["channels"]
         model = components.build_model(
             self.conf.model, task.in_channels(channels), task.out_channels(channels), tuple(data["image_size"])
         ).to(device)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "config.yaml").write_text(redact(self.config_yaml))
-        self.tracker.log_artifact(self.run_id, self.out_dir / "config.yaml")
+        if log:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.yaml").write_text(redact(self.config_yaml))
+            self.tracker.log_artifact(self.run_id, self.out_dir / "config.yaml")
         return model
 
     def on_epoch(self, model, task, shown, device: torch.device) -> Callable[[int, dict[str, float]], None]:
@@ -163,37 +165,26 @@ class Replicate:
                 if alive:
                     tracker.set_tags(alive, {HEARTBEAT: time.time()})
             if epoch in show_at:
-                shot = evaluate(model, task, shown, len(shown), device, keep=True)
-                inputs, target = task.batch(shown.images, shown.labels)
-                path = self.out_dir / "progress" / f"epoch_{epoch:03d}.png"
-                tracker.log_artifact(
-                    run_id,
-                    figures.progress_grid(
-                        task.show(inputs, shot.outputs, target), path, title=f"{self.name}: epoch {epoch}"
-                    ),
-                    "progress",
-                )
+                self.snapshot(model, task, shown, device, epoch)
 
         return on_epoch
 
+    def snapshot(self, model, task, shown, device: torch.device, epoch: int) -> None:
+        """The progress grid after `epoch` (the article's epochs, the last, the one it stopped at)."""
+        shot = evaluate(model, task, shown, len(shown), device, keep=True)
+        inputs, target = task.batch(shown.images, shown.labels)
+        path = self.out_dir / "progress" / f"epoch_{epoch:03d}.png"
+        grid = figures.progress_grid(task.show(inputs, shot.outputs, target), path, title=f"{self.name}: epoch {epoch}")
+        self.tracker.log_artifact(self.run_id, grid, "progress")
+
     def finalize(
-        self, model, task, eval_set, device: torch.device, history: History, seconds: float
+        self, model, task, eval_set, device, history: History, seconds: float, stopped_at: int | None = None
     ) -> dict[str, float]:
-        """The trained model's final metrics (its timings and size, its final losses, then its
-        final evaluation: ablate/evaluate/final.py), logged with its artifacts."""
-        conf, out_dir, counts = self.conf, self.out_dir, count_parameters(model)
-        metrics = {
-            "train_seconds": seconds,
-            # the training and eval-loss passes alone (train_seconds less per-epoch logging, snapshots, checkpoints)
-            "loop_seconds": sum(history.epoch_seconds),
-            # the report's cost: one epoch of the loop per replicate, in CPU process time on a CPU (what
-            # other jobs on the machine do not inflate), in wall time on a GPU (the CPU mostly waits there)
-            "epoch_cost_s": float(np.mean(history.epoch_cpu if device.type == "cpu" else history.epoch_seconds)),
-            "n_params": counts["trainable"],
-            "n_params_keras": counts["keras_total"],
-            "final_train_loss": history.train_loss[-1],
-            "final_eval_loss": history.eval_loss[-1],
-        }
+        """The trained model's final metrics (its timings and size, its final losses, how long it
+        trained and why: ablate/job/stopping.py; then its final evaluation: ablate/evaluate/final.py),
+        logged with its artifacts at the step of its last epoch (`stopped_at`: where it converged)."""
+        conf, out_dir = self.conf, self.out_dir
+        metrics = stopping.training_metrics(model, history, seconds, device)
         tic = time.perf_counter()
         batch = eval_batch_size(conf.trainer.batch_size)
         final = final_evaluation(model, task, eval_set, batch, device, conf.eval)
@@ -206,7 +197,8 @@ class Replicate:
         for file in ("latents.npz", "model.pt", "loss_curve.png"):
             self.tracker.log_artifact(self.run_id, out_dir / file)
         metrics = key_first(metrics, self.registry)  # where the run's page lists them first
-        self.tracker.log_metrics(self.run_id, metrics, step=conf.trainer.epochs)
+        self.tracker.log_metrics(self.run_id, metrics, step=len(history.eval_loss))  # its last epoch
+        self.tracker.set_tags(self.run_id, {stopping.STOP: stopping.stop_line(conf.trainer, stopped_at)})
         self.tracker.describe(self.run_id, run_description(self.name, metrics, self.registry))
         return metrics
 

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ablate.config.metrics import CLUSTERING, Registry
+from ablate.config.root import MIN_DELTA, PATIENCE
+from ablate.engine.convergence import Rule
 from ablate.report import claims
 from ablate.report.collect import GROUPS, Study, natural
 from ablate.report.effects import Effect, Grid, effects, grid
 from ablate.report.references import Lookup
+from ablate.report.sequential import Family
 from ablate.report.tables import present
 
 
@@ -25,6 +28,8 @@ class Section:
     claims: list[dict]  # each judged claim (claims.Judged.as_dict)
     reg: Registry
     refs: Lookup | None  # the reference table that covers this task and dataset, if any
+    converged: dict[str, bool]  # cell label -> its arm converged (ablate/engine/convergence.py)
+    family: Family  # the deciding effects of the whole report, judged together
 
     @property
     def tag(self) -> str:
@@ -45,11 +50,28 @@ def baseline(parent: dict, data: str) -> dict[str, float] | None:
     return None
 
 
+def converged(study: Study, g: Grid) -> dict[str, bool]:
+    """Each cell's arm: converged when the rule (ablate/engine/convergence.py, with the runs' own
+    patience and min_delta) holds at the last epoch of every finished run."""
+    out = {}
+    params = {c["run_id"]: c["params"] for c in study.children}
+    for cell in g.cells:
+        runs = list(cell.finished["run_id"])
+        ok = bool(runs)
+        for run_id in runs:
+            p = params.get(run_id, {})
+            rule = Rule(int(p.get("trainer.patience", PATIENCE)), float(p.get("trainer.min_delta", MIN_DELTA)))
+            ok = ok and rule.holds([v for _, v in study.curves.get(run_id, {}).get("eval_loss", [])])
+        out[cell.label] = ok
+    return out
+
+
 def analyze(study: Study) -> list[Section]:
     sections = []
     if study.runs.empty:
         return sections
     keys = sorted(study.runs.groupby(list(GROUPS)).groups, key=lambda k: [natural(v) for v in k])
+    scopes = []
     for task, data in keys:
         rows = study.runs[(study.runs[GROUPS[0]] == task) & (study.runs[GROUPS[1]] == data)]
         g = grid(rows, study.factors)
@@ -57,7 +79,26 @@ def analyze(study: Study) -> list[Section]:
         reg = study.metrics
         found = effects(g, present(g, reg.names(tested=True)), base)
         refs = Lookup.find(study.references, str(task), str(data), CLUSTERING[0])  # its column: purity
-        scope = claims.Scope(str(task), str(data), g, found, study.references, reg)
+        scope = claims.Scope(str(task), str(data), g, found, study.references, reg, converged(study, g))
+        scopes.append((rows, base, refs, scope))
+    # one family: every deciding effect of every claim judged in any section (ablate/report/sequential.py)
+    family = Family(sum(claims.family_size(study.claims, s) for *_, s in scopes), study.design)
+    for rows, base, refs, scope in scopes:
+        scope.family = family
         judged = [j.as_dict() for j in claims.verdicts(study.claims, scope)]
-        sections.append(Section(str(task), str(data), rows, g, base, found, judged, reg, refs))
+        sections.append(
+            Section(
+                scope.task,
+                scope.data,
+                rows,
+                scope.grid,
+                base,
+                scope.effects,
+                judged,
+                scope.reg,
+                refs,
+                scope.converged,
+                family,
+            )
+        )
     return sections

@@ -177,10 +177,20 @@ def render(study: Study, sections: list[Section], tracker: Tracker, out: Path, c
         lines.append(
             "Means carry ± std over training seeds (ddof = 1) and 95% t intervals; effects are differences of "
             "cell means with 95% intervals, tested with a paired t over the training seeds the cells share "
-            "(Welch where they share fewer than two), Holm-corrected within each metric of a task and dataset. "
-            "A declared claim is supported when its effects point the declared way and the corrected test rejects "
-            "at 0.05; not supported when they point reliably the other way or the interval excludes the reference "
-            "size (declared, or computed on a reference table); otherwise inconclusive at this n."
+            "(Welch where they share fewer than two), Holm-corrected within each metric of a task and dataset: "
+            "a description of the grid. The claims' verdicts use their own intervals, which hold for every "
+            "deciding effect of every claim at once and over every round of seeds (the summary's last lines): a "
+            "claim is supported when its intervals lie on the claimed side of 0, contradicted when one lies on the "
+            "other side, 'no effect' when one lies within its declared margin, otherwise inconclusive at this n; "
+            "the size against a reference is a separate answer. No verdict is given from arms whose training had "
+            "not converged: such claims are provisional. Speed: the eval-loss AUC is the mean eval loss of epochs "
+            f"1 to {study.speed.horizon} (a run stopped earlier keeps its last loss), and "
+            + (
+                f"epochs to the speed threshold count the first epoch at eval loss <= {study.speed.threshold:g} "
+                "(a run that never got there counts as its ceiling + 1)."
+                if study.speed.threshold is not None
+                else "no speed threshold was declared (speed.threshold)."
+            )
         )
     else:
         lines.append(

@@ -6,37 +6,48 @@ are all factors of the section's grid, with the levels the claim names (a claim 
 tested by this sweep is left out; preflight refuses it before anything runs unless it is
 `optional`). Claims are numbered in declaration order among those judged.
 
-Rule per deciding effect: **supported** when its direction matches the claim and the
-Holm-corrected test rejects at 0.05; **not supported** when it is reliably opposite (the corrected
-test rejects the other way), or its whole 95% CI falls short of the reference size (declared as
-`reference`, or computed on a reference table that covers the section); **inconclusive**
-otherwise, and always at n < 2 per cell. A claim is supported when all its effects are, not
-supported when any is. Holm families: one per metric of a section, over every effect the report
-estimates for that metric (ablate/report/effects.py), whatever the claims.
+Each deciding effect gets an interval that holds for the whole family of deciding effects and for
+every round of seeds (ablate/report/sequential.py: Bonferroni over the family, Pocock's repeated
+confidence intervals over the looks), and the claim's sentence is answered from it:
+- **supported**: the interval lies on the claimed side of 0;
+- **contradicted**: it lies on the other side (a significant effect opposite to the claim);
+- **no effect**: it lies within the effect's declared `margin` either way;
+- **inconclusive** otherwise, and always at n < 2 per cell.
+A claim is contradicted when any effect is, "no effect" when any effect is shown absent, supported
+when all are, else inconclusive. The size is a second, separate answer: the interval is larger
+than, consistent with, or smaller than the reference size (declared as `reference`, or computed on
+a reference table that covers the section); it never decides the direction.
+
+**No verdict from models that have not learned**: when an arm a claim's effects read has not
+converged (ablate/engine/convergence.py, the rule at each run's last epoch), the claim is
+*provisional (not converged)*, with its effects and intervals, whatever they say.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ablate.config.claims import Claim, Deciding, Reference, same_level
 from ablate.config.metrics import Registry
-from ablate.report.effects import Effect, Grid
+from ablate.report.effects import Effect, Grid, cells_of
 from ablate.report.references import Lookup
-from ablate.report.stats import ALPHA
+from ablate.report.sequential import DECIDED, INCONCLUSIVE, NO_EFFECT, PROVISIONAL, Decision, Family, combine, decide
 from ablate.report.tables import fmt_p, signed
 
 
 @dataclass
 class Judged:
-    """One claim's verdict in one section, and the line the summary prints."""
+    """One claim's verdict in one section, and the lines the summary prints."""
 
     number: int
     claim: Claim
-    verdict: str  # supported | not supported | inconclusive
+    verdict: str  # supported | contradicted | no effect | inconclusive | provisional (not converged)
+    decided: str  # the verdict the intervals give, convergence aside (what a round of seeds settles)
     n: int  # training seeds: the smallest n among the deciding effects
     line: str
+    sizes: list[str]  # the comparisons with reference sizes, one line each
+    needs: list[tuple[list[dict[str, str]], int]]  # undecided effects: (the cells they read, their n)
 
     def as_dict(self) -> dict:
         c = self.claim
@@ -45,8 +56,11 @@ class Judged:
             "id": c.id,
             "text": c.says,
             "verdict": self.verdict,
+            "decided": self.decided,
             "n": self.n,
             "line": self.line,
+            "sizes": self.sizes,
+            "needs": self.needs,
         }
 
 
@@ -93,30 +107,19 @@ def _find(effects: list[Effect], g: Grid, d: Deciding) -> tuple[Effect, int] | N
     return None
 
 
-def _judge(e: Effect, orient: int, d: Deciding, size: float | None, source: str, reg: Registry) -> tuple[str, str]:
+def _text(e: Effect, reg: Registry, d: Decision, family: Family) -> str:
     t = e.test
-    est, lo, hi = (orient * t.estimate, *sorted((orient * t.ci_low, orient * t.ci_high)))
     text = f"{e.label} on {reg.get(e.metric).heading} = {signed(reg, t.estimate, e.metric)}"
-    if math.isfinite(t.ci_low):
-        text += f" [{reg.show(e.metric, t.ci_low)}, {reg.show(e.metric, t.ci_high)}]"
+    if math.isfinite(d.low):
+        text += f" [{reg.show(e.metric, d.low)}, {reg.show(e.metric, d.high)}]"
     if t.tested:
-        p = fmt_p(t.p_holm)
-        text += f", {t.kind}, p (Holm) {p if p.startswith('<') else '= ' + p}"
-    if not math.isfinite(t.estimate):
-        return "inconclusive", text + " (not estimable: a cell has no finished run)"
-    if not t.tested:
-        return "inconclusive", text + f" ({t.kind})"
-    # in the claim's direction: the claimed effect is positive, the reference size too
-    lo, hi = sorted((d.sign * lo, d.sign * hi))
-    smaller = size is not None and hi < d.sign * size
-    reference = f"the {source}'s {signed(reg, orient * size, e.metric)}" if size is not None else ""
-    if t.p_holm < ALPHA and est * d.sign > 0:
-        return "supported", text + (f" (smaller than {reference})" if smaller else "")
-    if t.p_holm < ALPHA:
-        return "not supported", text + " (the opposite direction)"
-    if smaller:
-        return "not supported", text + f" (the CI excludes {reference})"
-    return "inconclusive", text
+        p = fmt_p(t.p)
+        text += f", {t.kind}, p {p if p.startswith('<') else '= ' + p} (threshold {family.level:.2g})"
+    elif math.isfinite(t.estimate):
+        text += f" ({t.kind})"
+    else:
+        text += " (not estimable: a cell has no finished run)"
+    return text
 
 
 def _size(d: Deciding, s: Scope) -> tuple[float | None, str]:
@@ -128,28 +131,60 @@ def _size(d: Deciding, s: Scope) -> tuple[float | None, str]:
     return (refs.size(d), refs.table.label) if refs else (None, "")
 
 
+def _found(claim: Claim, s: Scope) -> list[tuple[tuple[Effect, int] | None, Deciding]]:
+    """Each deciding effect with the report's effect that estimates it (None: not measured here);
+    an optional effect the report lacks is left out."""
+    found = [(_find(s.effects, s.grid, d), d) for d in claim.effects]
+    return [(f, d) for f, d in found if f is not None or not d.optional]
+
+
+def family_size(claims: list[Claim], s: Scope) -> int:
+    """How many deciding effects this section's claims bring to the family."""
+    return sum(len(_found(c, s)) for c in judged_here(claims, s))
+
+
 def judge(number: int, claim: Claim, s: Scope) -> Judged:
-    effects, g, reg = s.effects, s.grid, s.reg
-    found = [(_find(effects, g, d), d) for d in claim.effects]
-    found = [(f, d) for f, d in found if f is not None or not d.optional]
+    g, reg, family = s.grid, s.reg, s.family
+    found = _found(claim, s)
+    seeds = lambda n: f"training seed{'' if n == 1 else 's'}"  # noqa: E731
     if any(f is None for f, _ in found):
-        n, verdict = 0, "inconclusive"
         missing = sorted({reg.label(d.metric) for f, d in found if f is None})
-        parts = [f"not measured here (these runs have no {', '.join(missing)})"]
-    else:
-        judged = [_judge(e, orient, d, *_size(d, s), reg) for (e, orient), d in found]
-        names = [v for v, _ in judged]
-        verdict = "supported" if all(v == "supported" for v in names) else "inconclusive"
-        verdict = "not supported" if "not supported" in names else verdict
-        parts = [text for _, text in judged]
-        sizes = [e.test.n for (e, _), _ in found if math.isfinite(e.test.estimate)]
-        n = min(sizes) if sizes else 0
-        if 0 < n < 2:
-            verdict = "inconclusive"
-            parts.insert(0, f"n = {n}: no training-seed replicates")
-    seeds = f"training seed{'' if n == 1 else 's'}"
-    line = f"- **Claim {number}** ({claim.says}): **{verdict}** at n = {n} {seeds}. " + "; ".join(parts) + "."
-    return Judged(number, claim, verdict, n, line)
+        line = (
+            f"- **Claim {number}** ({claim.says}): **{INCONCLUSIVE}** at n = 0 {seeds(0)}. not measured here (these "
+            f"runs have no {', '.join(missing)})."
+        )
+        return Judged(number, claim, INCONCLUSIVE, INCONCLUSIVE, 0, line, [], [])
+    parts, sizes, names, needs, cold = [], [], [], [], set()
+    for (e, orient), d in found:
+        size, source = _size(d, s)
+        reference = None if size is None else d.sign * size
+        decision = decide(e.test, family, d.sign * orient, d.margin, reference)
+        names.append(decision.verdict)
+        text = _text(e, reg, decision, family)
+        if decision.verdict == NO_EFFECT:
+            text += f" (within ±{reg.show(e.metric, d.margin)})"
+        parts.append(text)
+        cells = cells_of(e, g)
+        cold |= {c.label for c in cells if not s.converged.get(c.label, False)}
+        if decision.verdict not in DECIDED:
+            needs.append(([dict(c.values) for c in cells], e.test.n))
+        if decision.size is not None:
+            sizes.append(
+                f"{e.label} on {reg.label(e.metric)}: {decision.size} the {source}'s "
+                f"{signed(reg, orient * size, e.metric)}"
+            )
+    counted = [e.test.n for (e, _), _ in found if math.isfinite(e.test.estimate)]
+    n = min(counted) if counted else 0
+    decided = combine(names)
+    if 0 < n < 2:
+        decided = INCONCLUSIVE
+        parts.insert(0, f"n = {n}: no training-seed replicates")
+    verdict = PROVISIONAL if cold and n >= 2 else decided  # n < 2: no test either way
+    if cold:
+        arms = len({c.label for (e, _), _ in found for c in cells_of(e, g)})
+        parts.append(f"not converged: {len(cold)} of the {arms} arms it reads")
+    line = f"- **Claim {number}** ({claim.says}): **{verdict}** at n = {n} {seeds(n)}. " + "; ".join(parts) + "."
+    return Judged(number, claim, verdict, decided, n, line, sizes, needs)
 
 
 @dataclass
@@ -163,9 +198,15 @@ class Scope:
     effects: list[Effect]
     tables: list[Reference]  # the study's reference tables (each says what it covers)
     reg: Registry
+    converged: dict[str, bool] = field(default_factory=dict)  # cell label -> its arm converged
+    family: Family = field(default_factory=lambda: Family(1))  # the deciding effects judged together
+
+
+def judged_here(claims: list[Claim], s: Scope) -> list[Claim]:
+    """The claims this section can test, in declaration order."""
+    return [c for c in claims if c.where.covers(s.task, s.data) and testable(c, s.grid)]
 
 
 def verdicts(claims: list[Claim], s: Scope) -> list[Judged]:
     """The verdict of every claim this section can test, numbered in declaration order."""
-    mine = [c for c in claims if c.where.covers(s.task, s.data) and testable(c, s.grid)]
-    return [judge(i, c, s) for i, c in enumerate(mine, 1)]
+    return [judge(i, c, s) for i, c in enumerate(judged_here(claims, s), 1)]

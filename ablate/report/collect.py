@@ -14,10 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.config.claims import LEGACY_SET, Claim, Reference, load_set, parse_claims, parse_references
-from ablate.config.metrics import EARLY, Metric, Registry
+from ablate.config.metrics import AUC, EARLY, TO_LOSS, Metric, Registry
+from ablate.config.root import SpeedConfig
+from ablate.evaluate.speed import epochs_to_loss, loss_auc
+from ablate.report.sequential import Design
 from ablate.tasks.metrics import BUILTIN
 from ablate.tracking.store import Tracker
-from ablate.tracking.tags import DATA_SPEC, JOB_LOG, METRICS, STUDY
+from ablate.tracking.tags import DATA_SPEC, JOB_LOG, METRICS, SEQUENTIAL, STUDY
 from ablate.tracking.tags import get as tag
 
 # swept keys that are not factors: seeds are replicates, task and data get tables of their own
@@ -38,6 +41,8 @@ class Study:
     metrics: Registry = field(default_factory=Registry)  # ablate's metrics and every task's the runs declared
     claims: list[Claim] = field(default_factory=list)  # the study's declared claims, as the sweep stored them
     references: list[Reference] = field(default_factory=list)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)  # how the speed metrics were derived
+    design: Design = field(default_factory=Design.fixed)  # the looks of a sequential sweep (replicates=auto)
 
     @property
     def replicated(self) -> bool:
@@ -113,15 +118,32 @@ def registry(children: list[dict]) -> Registry:
     return Registry(BUILTIN, [Metric.from_dict(m) for found in declared for m in found])
 
 
-def study_claims(tracker: Tracker, parent: dict) -> tuple[list[Claim], list[Reference]]:
-    """The claims and reference tables the sweep stored with its parent run (an artifact); a
-    store written before claims were declared: the set its report was judged by then."""
+def study_claims(tracker: Tracker, parent: dict) -> tuple[list[Claim], list[Reference], SpeedConfig]:
+    """The claims, reference tables and speed measures the sweep stored with its parent run (an
+    artifact); a store written before claims were declared: the set its report was judged by then."""
     if any(a == STUDY for a in tracker.list_artifacts(parent["run_id"], STUDY.split("/")[0])):
         with tempfile.TemporaryDirectory() as folder:
             node = json.loads(tracker.download(parent["run_id"], STUDY, Path(folder)).read_text())
     else:
         node = load_set(LEGACY_SET)
-    return parse_claims(node.get("claims")), parse_references(node.get("references"))
+    speed = SpeedConfig(**(node.get("speed") or {}))
+    return parse_claims(node.get("claims")), parse_references(node.get("references")), speed
+
+
+def design(parent: dict) -> Design:
+    """The looks of a sequential sweep, as its sweeper tagged them (ablate.sweep.rounds); else one."""
+    text = parent["tags"].get(SEQUENTIAL)
+    if not text:
+        return Design.fixed()
+    d = json.loads(text)
+    return Design.rounds(int(d["min"]), int(d["max"]), int(d["step"]))
+
+
+def _speed(row: dict, losses: list[float], ceiling: int, speed: SpeedConfig) -> None:
+    """The run's speed metrics, from its eval-loss curve (ablate/evaluate/speed.py)."""
+    row[AUC] = loss_auc(losses, speed.horizon, ceiling)
+    if speed.threshold is not None:
+        row[TO_LOSS] = epochs_to_loss(losses, speed.threshold, ceiling)
 
 
 def collect(tracker: Tracker, parent_id: str) -> Study:
@@ -134,6 +156,7 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     factors = [k for k in dict.fromkeys(keys) if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
     keys = [*factors, REPLICATE, *GROUPS]
     rows, guessed, curves = [], {k: [] for k in keys}, {}
+    claims, references, speed = study_claims(tracker, parent)
     for child in children:
         run_id = child["run_id"]
         row = {
@@ -153,8 +176,11 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
                 # the final value may be logged again at the last step: keep one value per step
                 curves[run_id][key] = sorted(dict(tracker.history(run_id, key)).items())
         row.update(child["metrics"])
-        if curves[run_id].get("eval_loss"):
-            row[EARLY] = curves[run_id]["eval_loss"][0][1]
+        if curves[run_id].get("eval_loss") and child["status"] == "FINISHED":
+            losses = [v for _, v in curves[run_id]["eval_loss"]]
+            row[EARLY] = losses[0]
+            ceiling = int(float(child["params"].get("trainer.epochs", len(losses))))
+            _speed(row, losses, ceiling, speed)
         rows.append(row)
     for column in keys:
         _fill(rows, column, guessed[column])
@@ -164,5 +190,6 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     order = [*GROUPS, *factors, REPLICATE, "run_id"]
     runs = runs.sort_values(order, key=lambda s: s.map(natural), kind="stable").reset_index(drop=True)
     experiment = tracker.experiment_name(parent["experiment_id"])
-    claims, references = study_claims(tracker, parent)
-    return Study(parent, experiment, swept, factors, runs, curves, children, reg, claims, references)
+    return Study(
+        parent, experiment, swept, factors, runs, curves, children, reg, claims, references, speed, design(parent)
+    )

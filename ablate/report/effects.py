@@ -115,6 +115,16 @@ class Effect:
         return f"{self.factor}: {self.high} − {self.low}" + (f" at {where}" if where else "")
 
 
+def cells_of(e: Effect, g: Grid) -> list[Cell]:
+    """The cells an effect's contrast reads (their shared seeds pair it)."""
+    if e.kind == "baseline":
+        return g.select(e.given)
+    if e.kind == "interaction":
+        return [c for c in g.cells if c.values[e.factor] in (e.low, e.high) and c.values[e.other] in g.levels[e.other]]
+    pair = [c for c in g.cells if c.values[e.factor] in (e.low, e.high)]
+    return [c for c in pair if all(c.values[k] == v for k, v in e.given.items())]
+
+
 def _pair(g: Grid, metric: str, factor: str, low: str, high: str, given: dict[str, str]) -> Test:
     """high − low averaged over the cells of the other factors (equal weights per cell)."""
     lows = [c for c in g.select({**given, factor: low})]

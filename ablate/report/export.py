@@ -91,7 +91,10 @@ def document(study: Study, sections: list[Section], command: str) -> dict:
                     "data": s.data,
                     "cells": _cells(s),
                     "effects": _effects(s),
-                    "claims": [{k: c[k] for k in ("claim", "id", "text", "verdict", "n", "line")} for c in s.claims],
+                    "claims": [
+                        {k: c[k] for k in ("claim", "id", "text", "verdict", "decided", "n", "line", "sizes")}
+                        for c in s.claims
+                    ],
                 }
                 for s in sections
             ],

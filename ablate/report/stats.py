@@ -38,6 +38,7 @@ class Test:
     p: float = math.nan
     n: int = 0  # paired: shared seeds; Welch / no test: the smallest cell
     p_holm: float = math.nan
+    se: float = math.nan  # the estimate's standard error (the claims' intervals are built from it)
 
     @property
     def tested(self) -> bool:
@@ -50,7 +51,8 @@ def _t_test(kind: str, estimate: float, se: float, df: float, n: int) -> Test:
         return Test("no test (no spread)", estimate, n=n)
     half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
     t = estimate / se
-    return Test(kind, estimate, estimate - half, estimate + half, df, t, float(2 * stats.t.sf(abs(t), df)), n)
+    p = float(2 * stats.t.sf(abs(t), df))
+    return Test(kind, estimate, estimate - half, estimate + half, df, t, p, n, se=se)
 
 
 def contrast(weights: list[float], samples: list[dict[object, float]]) -> Test:

@@ -56,7 +56,8 @@ def sweep_key(config: DictConfig) -> str:
     for o in OverridesParser.create().parse_overrides(lines):
         key = o.get_key_element().lstrip("+~")
         searched = key.startswith(("hydra/sweeper", "hydra.sweeper"))
-        if (key.startswith("hydra") and not searched) or (neutral(key) and key != "replicates"):
+        design = key == "replicates" or key.startswith("sequential.")  # another design is another sweep
+        if (key.startswith("hydra") and not searched) or (neutral(key) and not design):
             continue
         kept.append(o.input_line)
     text = json.dumps([config.tracking.experiment, code_version(), sorted(kept)])

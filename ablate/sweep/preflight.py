@@ -25,11 +25,13 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.config import BROKEN_SWEEPS, ConfigError, flatten, to_object
+from ablate.config import BROKEN_SWEEPS, ConfigError, to_object
+from ablate.config.root import AUTO
 from ablate.data import eval_too_small
 from ablate.job import components
-from ablate.job.fingerprint import neutral
 from ablate.sweep.errors import failing_key, one_line
+from ablate.sweep.rounds import check_rounds
+from ablate.sweep.seeds import check_seeds
 from ablate.sweep.study import check_claims, parse_study
 from ablate.tracking.store import check_tracking, resolve_uri
 from ablate.util.launch_dir import check_folders
@@ -151,9 +153,17 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
                 cfgs = [job.cfg for job in jobs if not job.reason]
                 declared = tuple(m for cfg in cfgs for m in components.task_metrics(cfg.task))  # tasks' own
                 check_search(overrides, jobs, launch_dir or Path.cwd(), declared)
-                check_claims(cfgs, swept_keys(overrides), declared)
+                judged = check_claims(cfgs, swept_keys(overrides), declared)
+                if any(cfg.replicates == AUTO for cfg in cfgs):
+                    hydra = compose(CONFIG_NAME, overrides=jobs[0].overrides, return_hydra_config=True).hydra
+                    check_rounds(judged, str(hydra.sweeper.get("_target_", "")), hydra.runtime.choices)
             else:  # a single run judges no claim, but a malformed one is still a typo to report
                 parse_study(jobs[0].cfg)
+                if jobs[0].cfg.replicates == AUTO:
+                    raise ConfigError(
+                        "replicates=auto adds seeds in rounds of a sweep (allowed: with -m, python -m ablate -m ... "
+                        "replicates=auto; or replicates=N)"
+                    )
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
@@ -225,26 +235,6 @@ def _named_sweeps(overrides: list[str], composer: Composer) -> None:
                 raise ConfigError(BROKEN_SWEEPS[name])
             if name not in known:
                 raise ConfigError(f"sweep={name}: no such named sweep (allowed: {', '.join(known)})")
-
-
-def check_seeds(jobs: list[JobSpec]) -> None:
-    """Jobs that differ only in their seeds must not train the same seed twice: seed=0,1,2 with
-    replicates=3 would train seeds 1 and 2 two and three times over."""
-    taken: dict[str, list[tuple[int, int]]] = {}
-    for job in jobs:
-        flat = flatten(job.cfg)
-        first, count = int(flat["seed"]), int(flat["replicates"])
-        rest = {k: v for k, v in flat.items() if k != "seed" and not neutral(k)}
-        key = repr(sorted(rest.items()))
-        for other, n in taken.setdefault(key, []):
-            if not (other < first + count and first < other + n):
-                continue
-            raise ConfigError(
-                f"seed={other} and seed={first} with replicates={count} train seeds {max(other, first)}.."
-                f"{min(other + n, first + count) - 1} twice (allowed: seeds spaced by replicates, e.g. "
-                f"seed=0,{count},{2 * count}; or one job with more replicates)"
-            )
-        taken[key].append((first, count))
 
 
 def _search_flags(overrides: list[str], multirun: bool) -> None:

@@ -22,13 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from ablate.config import ConfigError, flatten
 from ablate.config.claims import Claim, Deciding, parse_claims, parse_references, same_level
 from ablate.config.metrics import CLUSTERING, Registry
+from ablate.config.root import STUDY_KEYS
 from ablate.report.effects import MAX_LEVELS
 from ablate.tasks.metrics import BUILTIN
 
 
 def study_node(cfg: DictConfig) -> dict[str, Any]:
-    """The claims and reference tables of a composed config, as plain data."""
-    node = {k: cfg.get(k) for k in ("claims", "references")}
+    """The study of a composed config (claims, reference tables, how speed is measured), as plain data."""
+    node = {k: cfg.get(k) for k in STUDY_KEYS}
     return {
         k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else (v or {}) for k, v in node.items()
     }
@@ -67,7 +68,7 @@ def _untestable(claim: Claim, effect: Deciding, swept: list[str], flats: list[di
     return None
 
 
-def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Registry) -> None:
+def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Registry) -> bool:
     at = f"claims.{claim.id}"
     tested = reg.names(tested=True)
     for effect in claim.effects:
@@ -80,9 +81,10 @@ def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Reg
             raise ConfigError(f"{at}: only the latent's clustering has a raw-feature baseline (allowed: {allowed})")
         why = _untestable(claim, effect, swept, flats)
         if why and claim.optional:
-            return  # not tested by this sweep: the report leaves it out
+            return False  # not tested by this sweep: the report leaves it out
         if why:
             raise ConfigError(f"{at}: {why}")
+    return True
 
 
 def parse_study(cfg: DictConfig) -> list[Claim]:
@@ -92,20 +94,22 @@ def parse_study(cfg: DictConfig) -> list[Claim]:
     return parse_claims(node["claims"])
 
 
-def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ()) -> None:
+def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ()) -> list[str]:
     """One line, before anything runs, for a declared claim the sweep's report could not test.
     `swept`: the sweep's swept keys (task, data and seed are not factors); `declared`: the metrics
-    its tasks declare."""
+    its tasks declare. The ids of the claims the report will judge."""
     if not cfgs:
-        return
+        return []
     claims = parse_study(cfgs[0])
     reg = Registry(BUILTIN, declared)
     factors = [k for k in swept if k not in ("seed", "task", "data")]
     jobs = [(str(c.task.get("name")), str(c.data.get("name")), flatten(c)) for c in cfgs]  # each flattened once
+    judged = []
     for claim in claims:
         mine = [flat for task, data, flat in jobs if claim.where.covers(task, data)]
         if mine:
-            _check(claim, mine, factors, reg)
+            if _check(claim, mine, factors, reg):
+                judged.append(claim.id)
         elif not claim.optional:
             runs = sorted({f"task={task} data={data}" for task, data, _ in jobs})
             where = claim.where
@@ -113,3 +117,4 @@ def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ())
                 f"claims.{claim.id}: applies to task {list(where.task) or 'any'}, data {list(where.data) or 'any'}; "
                 f"this sweep runs {', '.join(runs)}"
             )
+    return judged

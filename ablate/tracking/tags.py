@@ -51,3 +51,8 @@ def legacy(key: str) -> str:
 def get(tags: dict[str, Any], key: str, default: Any = None) -> Any:
     """A tag's value under its name, or under its legacy name, or `default`."""
     return tags.get(key, tags.get(legacy(key), default))
+
+
+# a sequential sweep's design (replicates=auto: {"min", "max", "step"}) and what its rounds did
+# ([{"round", "cells", "seeds"}...], then why it stopped), on its parent run (a user reads them)
+SEQUENTIAL, ROUNDS = "ablate.sequential", "ablate.rounds"

@@ -1,0 +1,78 @@
+"""`hydra/sweeper=ablate` (the default): the basic sweeper's grid, in rounds when `replicates=auto`.
+
+With a fixed number of replicates it is Hydra's BasicSweeper, unchanged. With `replicates=auto`,
+round 1 launches every cell of the grid with `replicates=<sequential.min>`; after each round
+`ablate.sweep.rounds.plan` judges the declared claims from the tracking store and names the cells
+to top up and their new number of seeds; the next round launches those jobs through the same
+launcher (basic, parallel, slurm), under the same parent run. The parent run records the design
+and the rounds (ablate.sequential, ablate.rounds) for the report. Imports stay light: Hydra's
+plugin scan imports this module on every start of every app.
+"""
+
+# no `from __future__ import annotations` here: Hydra's scan runs this module before it is in
+# sys.modules, where dataclasses would look string annotations up
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+
+@dataclass
+class AblateSweeperConf:
+    _target_: str = "hydra_plugins.ablate_sweeper.sweeper.AblateSweeper"
+    max_batch_size: Any = None  # jobs handed to the launcher at once (None: the whole grid or round)
+    params: Any = None  # the grid of a sweep file (hydra.sweeper.params), as the basic sweeper's
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="ablate", node=AblateSweeperConf, provider="ablate")
+
+
+class AblateSweeper(BasicSweeper):
+    def sweep(self, arguments: list[str]) -> Any:
+        assert self.config is not None and self.launcher is not None and self.hydra_context is not None
+        if OmegaConf.select(self.config, "replicates") != "auto":
+            return super().sweep(arguments)
+        from ablate.job.contract import ENV_PARENT, ENV_URI
+        from ablate.report.sequential import Design
+        from ablate.sweep.rounds import plan, without
+        from ablate.tracking.store import Tracker, redact
+        from ablate.tracking.tags import ROUNDS, SEQUENTIAL
+
+        seq = self.config.sequential
+        design = Design.rounds(int(seq.min), int(seq.max), int(seq.step))
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        grid = self.split_arguments(parser.parse_overrides([*self._parse_config(), *arguments]), None)[0]
+        cells = [without(job) for job in grid]
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        tracker, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_PARENT]
+        tracker.set_tags(parent, {SEQUENTIAL: json.dumps({"min": seq.min, "max": seq.max, "step": seq.step})})
+        todo = [(job, design.looks[0]) for job in cells]
+        done, returns, index, end, have = [], [], 0, "", {}
+        known = {redact(json.dumps(job)): job for job in cells}  # the runs' tags are redacted
+        while todo:
+            have.update({redact(json.dumps(job)): n for job, n in todo})
+            batch = [[*job, f"replicates={n}"] for job, n in todo]
+            self.validate_batch_is_legal(batch)
+            returns.append(self.launcher.launch(batch, initial_job_idx=index))
+            index += len(batch)
+            done.append({"round": len(done) + 1, "cells": len(batch), "seeds": max(n for _, n in todo)})
+            print(f"round {len(done)}: {len(batch)} cell(s) at up to {done[-1]['seeds']} seeds", flush=True)
+            nxt = plan(tracker, parent, design, have, int(self.config.seed))
+            todo = [(known[k], n) for job, n in nxt.jobs if (k := json.dumps(job)) in known]
+            if not nxt.open:
+                end = "every claim decided"
+            elif not todo:
+                end = f"stopped at the maximum, n = {design.looks[-1]}, with {', '.join(nxt.open)} undecided"
+            elif len(done) >= len(design.looks):  # a safety net: each look is one round at most
+                end, todo = f"stopped after {len(done)} rounds with {', '.join(nxt.open)} undecided", []
+        tracker.set_tags(parent, {ROUNDS: json.dumps({"rounds": done, "end": end})})
+        print(f"rounds: {end}", flush=True)
+        return returns
