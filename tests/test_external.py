@@ -155,9 +155,13 @@ def test_an_external_study_is_judged_by_its_declared_claim_on_its_own_metric(abl
     console, report = out.strip().splitlines(), out.strip().splitlines()[-1]
     text = (launch_dir / report.split(": ", 1)[1]).read_text()
     lines = text.splitlines()
-    first = lines[lines.index("## Summary") + 2]  # the report opens with the claim's verdict
+    # the report opens with the answer: two epochs have not converged, so first the claim withheld,
+    # then the claim's line with its effect and interval
+    opening = lines[lines.index("## Summary") + 2]
+    assert opening.startswith("- ⚠ **not converged: claim 1 is provisional, no verdict.**"), opening
+    first = lines[lines.index("## Summary") + 3]
     assert first.startswith("- **Claim 1** (a wider hidden layer denoises better): **"), first
-    assert re.search(r"\*\*(supported|not supported|inconclusive)\*\* at n = 2 training seeds", first), first
+    assert re.search(r"\*\*provisional \(not converged\)\*\* at n = 2 training seeds", first), first
     assert "model.hidden: 64 − 32 on mean abs. error = " in first
     assert "| mean abs. error |" in text  # the quality table's column
     assert re.search(r"best arm: .*mean abs\. error: model\.hidden=(32|64) \(", text)  # the summary

@@ -34,6 +34,7 @@ ARGS = [
     "trainer.snapshots=2",
     "tracking.experiment=rounds",
     "hydra/job_logging=disabled",
+    "trainer.threads=1",  # the killed subprocess and this process alike (an earlier test may have set torch's)
 ]
 
 

@@ -133,10 +133,12 @@ def test_a_checkpoint_without_stops_still_resumes(tiny, tmp_path):
 # seeds 0, 1, 2 stop at epochs 7, 6, 9 one by one (8, 6, 9 packed) with the rule as it is now; the tests
 # read the rule itself: only that some stop early, at different epochs, hangs on these settings
 RULE, CEILING = Rule(patience=1, min_delta=0.1), 10
+# trainer.threads=1: every process alike (an earlier in-process test may have set torch's threads)
 ARGS = ["data.limit=300", f"trainer.epochs={CEILING}", "trainer.batch_size=32", "trainer.progress=false",
         "eval.kmeans_seeds=2", "eval.n_init=1", "trainer.snapshots=2", "replicates=3", "hydra/job_logging=disabled",
         "trainer.stop=converged", f"trainer.patience={RULE.patience}",
-        f"trainer.min_delta={RULE.min_delta}"]  # fmt: skip
+        f"trainer.min_delta={RULE.min_delta}",
+        "trainer.threads=1"]  # fmt: skip
 KEYS = ("final_train_loss", "final_eval_loss", "purity_mean", "psnr", "ssim", "stop_epoch")
 
 
