@@ -38,8 +38,9 @@ class AblateSweeper(BasicSweeper):
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         if OmegaConf.select(self.config, "replicates") != "auto":
             return super().sweep(arguments)
-        from ablate.job.contract import ENV_PARENT, ENV_URI
+        from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
         from ablate.report.sequential import Design
+        from ablate.sweep.callbacks import log_baselines
         from ablate.sweep.rounds import plan, without
         from ablate.tracking.store import Tracker, redact
         from ablate.tracking.tags import ROUNDS, SEQUENTIAL
@@ -65,6 +66,9 @@ class AblateSweeper(BasicSweeper):
             index += len(batch)
             done.append({"round": len(done) + 1, "cells": len(batch), "seeds": max(n for _, n in todo)})
             print(f"round {len(done)}: {len(batch)} cell(s) at up to {done[-1]['seeds']} seeds", flush=True)
+            # the raw-pixel baseline before the first decision (else only the sweep's end logs it): a
+            # claim's effects, so the decisions, must be the same in the first run as in a rerun
+            log_baselines(tracker, parent, tracker.members(os.environ[ENV_EXPERIMENT], parent), self.config)
             nxt = plan(tracker, parent, design, have, int(self.config.seed))
             todo = [(known[k], n) for job, n in nxt.jobs if (k := json.dumps(job)) in known]
             if not nxt.open:
