@@ -50,6 +50,11 @@ def baseline(parent: dict, data: str) -> dict[str, float] | None:
     return None
 
 
+def rule_of(params: dict[str, str]) -> Rule:
+    """The convergence rule a run was trained and is judged by (its logged trainer params)."""
+    return Rule(int(params.get("trainer.patience", PATIENCE)), float(params.get("trainer.min_delta", MIN_DELTA)))
+
+
 def converged(study: Study, g: Grid) -> dict[str, bool]:
     """Each cell's arm: converged when the rule (ablate/engine/convergence.py, with the runs' own
     patience and min_delta) holds at the last epoch of every finished run."""
@@ -59,9 +64,8 @@ def converged(study: Study, g: Grid) -> dict[str, bool]:
         runs = list(cell.finished["run_id"])
         ok = bool(runs)
         for run_id in runs:
-            p = params.get(run_id, {})
-            rule = Rule(int(p.get("trainer.patience", PATIENCE)), float(p.get("trainer.min_delta", MIN_DELTA)))
-            ok = ok and rule.holds([v for _, v in study.curves.get(run_id, {}).get("eval_loss", [])])
+            losses = [v for _, v in study.curves.get(run_id, {}).get("eval_loss", [])]
+            ok = ok and rule_of(params.get(run_id, {})).holds(losses)
         out[cell.label] = ok
     return out
 

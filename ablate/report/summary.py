@@ -14,9 +14,7 @@ import re
 
 import numpy as np
 
-from ablate.config.root import MIN_DELTA, PATIENCE
-from ablate.engine.convergence import Rule
-from ablate.report.analysis import Section
+from ablate.report.analysis import Section, rule_of
 from ablate.report.collect import GROUPS, Study
 from ablate.report.sequential import INCONCLUSIVE, PROVISIONAL
 from ablate.report.tables import spread, summaries
@@ -70,8 +68,7 @@ def _not_converged(study: Study, sections: list[Section], command: str, epochs: 
 def _rule_of(study: Study, s: Section) -> str:
     ids = set(s.rows["run_id"])
     params = [c["params"] for c in study.children if c["run_id"] in ids]
-    p = params[0] if params else {}
-    return Rule(int(p.get("trainer.patience", PATIENCE)), float(p.get("trainer.min_delta", MIN_DELTA))).describe()
+    return rule_of(params[0] if params else {}).describe()
 
 
 def _rounds(study: Study) -> list[str]:

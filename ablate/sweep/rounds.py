@@ -79,11 +79,8 @@ def plan(tracker: Tracker, parent: str, design: Design, have: dict[str, int], fi
     study = collect(tracker, parent)
     jobs = _overrides_by_cell(study)
     limit = {key: have.get(json.dumps(job), 0) for key, job in jobs.items()}
-    keep = [
-        int(float(seed)) - first < limit.get(_key(row, study.factors), 0)
-        for row in study.runs.to_dict("records")
-        for seed in [row["seed"]]
-    ]
+    rows = study.runs.to_dict("records")
+    keep = [int(float(row["seed"])) - first < limit.get(_key(row, study.factors), 0) for row in rows]
     study.runs = study.runs[keep].reset_index(drop=True)
     needs, still = [], []
     for s in analyze(study):
