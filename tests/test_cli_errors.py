@@ -124,3 +124,40 @@ def test_slurm_settings_that_would_fail_every_job_are_one_line(ablate_cli, launc
         and err == "error: hydra/launcher=slurm: no `sbatch` on this machine (submit from a Slurm login node)\n"
     )
     assert list(launch_dir.iterdir()) == []  # nothing submitted, nothing written
+
+
+FOUR = ("model.skip=true,false", "model.bottleneck=true,false", "trainer.optimizer=adam,sgd", "model.middle=16,8")
+DESIGN_CASES = [
+    (["design=foo"], "design=foo: no such option", "add_one_in, fractional, full, leave_one_out, one_at_a_time"),
+    (["design.name=foo"], "design.name=foo is not allowed", "full, leave_one_out"),
+    (["design=fractional", "design.resolution=5"], "design.resolution=5 is impossible with 4 components", "3 to 4"),
+    (["design=fractional", "design.p=1", "design.resolution=5"], "design.resolution=5", "3 to 4"),
+    (["design=fractional", "design.p=2"], "design.p=2 is not allowed with 4 components", "allowed: 1"),
+    (["design=fractional", "design.p=0"], "design.p=0 is not allowed", "a positive integer"),
+    (["design=full", "design.resolution=4"], "design.resolution=4 is a setting of design=fractional", "design=full"),
+    (["design=leave_one_out", "model.nope=1,2"], "model.nope: unknown key", "skip, bottleneck"),
+    (["design=leave_one_out", "model.middle=16,0"], "model.middle=0", "allowed: 1 to"),
+    (["design=leave_one_out", "model.middle=16,8,4"], "design=leave_one_out: model.middle has 3 levels", "allowed: 2"),
+    (
+        ["design=fractional", "design.resolution=3", "hydra/sweeper=optuna", "hparams=smoke"],
+        "runs only the full grid",
+        "hydra/sweeper=ablate",
+    ),
+]
+
+
+@pytest.mark.parametrize("args,key,allowed", DESIGN_CASES, ids=[" ".join(c[0]) for c in DESIGN_CASES])
+def test_a_bad_design_is_one_line_before_anything_runs(ablate_cli, launch_dir, args, key, allowed):
+    code, _, err = ablate_cli("-m", *FOUR, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error: ") and key in lines[0] and allowed in lines[0], lines[0]
+    assert list(launch_dir.iterdir()) == []  # nothing written
+
+
+def test_a_design_needs_a_sweep(ablate_cli, launch_dir):
+    code, _, err = ablate_cli("design=leave_one_out")
+    assert code == 2 and err.startswith("error: design=leave_one_out picks arms among the keys a sweep varies"), err
+    code, _, err = ablate_cli("-m", "design=fractional", "model.skip=true,false", "model.bottleneck=true,false")
+    assert code == 2 and "design=fractional needs at least 3 components, this sweep has 2" in err, err
+    assert list(launch_dir.iterdir()) == []

@@ -32,3 +32,14 @@ def test_dry_run_then_run_then_dry_run_again(ablate_cli, launch_dir):
     new = [line for line in lines if re.match(r"#\d+\s+run\s", line)]
     assert len(new) == 2 and all(re.search(r"\s\d+s\s", line) for line in new), lines
     assert lines[-1].startswith("4 jobs, 2 skipped; estimated ") and "calibration" not in lines[-1]
+
+
+def test_dry_run_of_a_design_in_rounds_lists_its_arms_and_round_one(ablate_cli, launch_dir):
+    args = ["-m", "--dry-run", "sweep=unet_components", "design=fractional"]
+    code, out, err = ablate_cli(*args)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len([line for line in lines if re.match(r"#\d+\s+run\s", line)]) == 8  # 8 of the grid's 16 arms
+    assert "model.skip=True model.bottleneck=True trainer.optimizer=adam model.middle=16" in lines[0]
+    assert lines[-1].startswith("8 jobs, 0 skipped") and "replicates=auto: round 1 only" in lines[-1]
+    assert list(launch_dir.iterdir()) == []  # nothing written

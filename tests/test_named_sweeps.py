@@ -23,7 +23,7 @@ def _runs(launch_dir: Path, experiment: str):
 
 def test_every_full_sweep_has_a_smoke_twin():
     full = {p.stem for p in SWEEPS.glob("*.yaml")} - set(SMOKES)
-    assert full == {"article_purity", "article_autoencode", "article_colorize", "segment"}
+    assert full == {"article_purity", "article_autoencode", "article_colorize", "segment", "unet_components"}
     assert {f"{name}_smoke" for name in full} == set(SMOKES)
 
 

@@ -136,6 +136,21 @@ def test_rounds_of_seeds_are_arrays_of_the_same_sweep(slurm, server, tmp_path):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
 
 
+def test_a_design_is_one_array_of_its_arms(slurm, server, tmp_path):
+    """design=leave_one_out on the cluster: the design's arms (not the grid's) as one array job."""
+    args = ["hydra.launcher.array_parallelism=3", "hydra.launcher.timeout_min=10", f"tracking.uri={server}",
+            "tracking.experiment=design", "design=leave_one_out", "model.skip=true,false",
+            "model.bottleneck=true,false", *TINY]  # fmt: skip
+    code, out, err = finish(start(slurm, tmp_path / "design", *args))
+    assert code == 0, err[-3000:]
+    client, (parent,), children = runs_of(server, "design")
+    arms = {(c.data.params["model.skip"], c.data.params["model.bottleneck"]) for c in children}
+    assert arms == {("True", "True"), ("False", "True"), ("True", "False")} and len(children) == 3
+    assert parent.data.tags["ablate.design"].startswith("leave_one_out: 3 arms")
+    (array,) = {p.parent.name for p in (tmp_path / "design").glob("multirun/*/*/.submitit/*/*_submission.sh")}
+    assert set(tasks(slurm, f"{array}_").values()) == {"COMPLETED"}
+
+
 def test_faults_on_the_scheduler_close_every_run_report_the_hole_and_a_rerun_resumes_it(slurm, server, tmp_path):
     """Three sweeps at once on the cluster:
     - cancel: two cells; one is cancelled (scancel) while it trains; then the same command again;

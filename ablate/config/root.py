@@ -19,6 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from ablate.config.checks import ConfigError, positive, within
+from ablate.config.design import DesignConfig
 from ablate.config.schemas import register_schemas
 
 
@@ -62,18 +63,16 @@ class TrainerConfig:
     snapshots: int = 16  # fixed eval images shown in the reconstruction grids
     progress: bool = True
     checkpoint: bool = True  # rewrite <tracking.checkpoint_dir>/<fingerprint>/last.pt after each epoch
-    # speed (ablate/engine/train.py, measured in reports/benchmarks.md)
-    # autocast: auto = bf16 on CUDA, fp32 on the CPU (ablate/engine/setup.py says why);
-    # or fp32, bf16. Resolved once per sweep and logged as trainer.resolved_precision
+    # speed (ablate/engine/train.py, reports/benchmarks.md). autocast: auto = bf16 on CUDA, fp32 on the
+    # CPU (ablate/engine/setup.py says why); or fp32, bf16. Resolved once per sweep, logged as resolved_precision
     precision: str = "auto"
     channels_last: bool = False  # NHWC tensors: no layout reorders around oneDNN / cuDNN convolutions
     compile: bool = False  # torch.compile the model (first epoch pays the compilation, cached on disk)
     # how a job trains its replicates (ablate/job/cell.py): auto (the CPU: one after another; CUDA:
     # vectorized packs of up to 256), 1 (one after another), or N > 1 (vectorized, at most N at once)
     pack: Any = "auto"
-    # how long (ablate/engine/convergence.py): `epochs` trains every replicate `epochs` epochs;
-    # `converged` stops each one once its eval loss has plateaued (patience, min_delta), `epochs`
-    # being the ceiling
+    # how long (ablate/engine/convergence.py): `epochs` trains every replicate `epochs` epochs; `converged`
+    # stops each one once its eval loss has plateaued (patience, min_delta), `epochs` being the ceiling
     stop: str = "epochs"
     patience: int = PATIENCE
     min_delta: float = MIN_DELTA
@@ -194,6 +193,7 @@ class Config:
     references: Any = field(default_factory=dict)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     sequential: SequentialConfig = field(default_factory=SequentialConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)  # which arms a sweep trains (conf/design/)
 
     def __post_init__(self) -> None:
         r = self.replicates
@@ -279,8 +279,8 @@ def load_sweeps(folder) -> dict[str, DictConfig]:
     return nodes
 
 
-# the study's keys: what the runs are judged by, never what they compute (stored with the sweep)
-STUDY_KEYS = ("claims", "references", "speed")
+# the study's keys: which arms run and how they are judged, never what one computes (not run params)
+STUDY_KEYS = ("claims", "references", "speed", "design")
 
 
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ablate.config.design import Arms
 from ablate.config.metrics import CLUSTERING, Registry
 from ablate.config.root import MIN_DELTA, PATIENCE
 from ablate.engine.convergence import Rule
 from ablate.report import claims
 from ablate.report.collect import GROUPS, Study, natural
-from ablate.report.effects import Effect, Grid, effects, grid
+from ablate.report.designs import estimate
+from ablate.report.effects import Effect, Grid, grid
 from ablate.report.references import Lookup
 from ablate.report.sequential import Family
 from ablate.report.tables import present
@@ -30,6 +32,7 @@ class Section:
     refs: Lookup | None  # the reference table that covers this task and dataset, if any
     converged: dict[str, bool]  # cell label -> its arm converged (ablate/engine/convergence.py)
     family: Family  # the deciding effects of the whole report, judged together
+    arms: Arms | None = None  # the sweep's design (ablate/config/design.py), None when none was recorded
 
     @property
     def tag(self) -> str:
@@ -76,14 +79,17 @@ def analyze(study: Study) -> list[Section]:
         return sections
     keys = sorted(study.runs.groupby(list(GROUPS)).groups, key=lambda k: [natural(v) for v in k])
     scopes = []
+    # the design's components are the report's factors (else: an older store, or keys crossed that the
+    # report reads as factors, e.g. sweep=a,b: the grid of what ran)
+    arms = study.arms if study.arms is not None and set(study.arms.keys) == set(study.factors) else None
     for task, data in keys:
         rows = study.runs[(study.runs[GROUPS[0]] == task) & (study.runs[GROUPS[1]] == data)]
-        g = grid(rows, study.factors)
+        g = grid(rows, study.factors, arms)
         base = baseline(study.parent, str(data))
         reg = study.metrics
-        found = effects(g, present(g, reg.names(tested=True)), base)
+        found = estimate(g, present(g, reg.names(tested=True)), base, arms)
         refs = Lookup.find(study.references, str(task), str(data), CLUSTERING[0])  # its column: purity
-        scope = claims.Scope(str(task), str(data), g, found, study.references, reg, converged(study, g))
+        scope = claims.Scope(str(task), str(data), g, found, study.references, reg, converged(study, g), arms=arms)
         scopes.append((rows, base, refs, scope))
     # one family: every deciding effect of every claim judged in any section (ablate/report/sequential.py)
     family = Family(sum(claims.family_size(study.claims, s) for *_, s in scopes), study.design)
@@ -103,6 +109,7 @@ def analyze(study: Study) -> list[Section]:
                 refs,
                 scope.converged,
                 family,
+                arms,
             )
         )
     return sections

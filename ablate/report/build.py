@@ -13,6 +13,7 @@ from pathlib import Path
 from ablate.report import export, figures, markdown, tables
 from ablate.report.analysis import Section, analyze
 from ablate.report.collect import REPLICATE, Study, collect, natural
+from ablate.report.designs import describe
 from ablate.report.search import best_params_section
 from ablate.report.summary import summary
 from ablate.tracking.store import REUSED, Tracker, redact
@@ -120,7 +121,7 @@ def _progress(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str
 
 
 def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]:
-    lines = [f"## {s.task} on {s.data}", ""]
+    lines = [f"## {s.task} on {s.data}", "", *describe(s.arms)]
     if "purity_mean" in tables.present(s.grid, ("purity_mean",)) or s.baseline:
         lines += _clustering(s, study, out)
     lines += ["### Output quality (mean ± std over training seeds)", "", *tables.quality(s.grid, s.reg), ""]
@@ -143,6 +144,7 @@ def _section(s: Section, study: Study, tracker: Tracker, out: Path) -> list[str]
             "",
             *tables.effects(s.effects, s.reg),
             "",
+            *tables.omnibus(s.effects, s.reg),
         ]
     return lines + _curves(s, study, out) + _progress(s, study, tracker, out)
 

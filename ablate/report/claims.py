@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass, field
 
 from ablate.config.claims import Claim, Deciding, Reference, same_level
+from ablate.config.design import Arms, why_not
 from ablate.config.metrics import Registry
 from ablate.report.effects import Effect, Grid, cells_of
 from ablate.report.references import Lookup
@@ -69,9 +70,12 @@ def _level(g: Grid, factor: str, declared: object) -> str | None:
     return next((v for v in g.levels.get(factor, []) if same_level(declared, v)), None)
 
 
-def testable(claim: Claim, g: Grid) -> bool:
-    """Every factor of the claim is a factor of the grid with every level the claim names."""
+def testable(claim: Claim, g: Grid, arms: Arms | None = None) -> bool:
+    """Every factor of the claim is a factor of the grid with every level the claim names, and the
+    sweep's design estimates each of its effects."""
     for effect in claim.effects:
+        if arms is not None and why_not(arms, effect) and not effect.optional:
+            return False
         for factor, named in effect.levels().items():
             if factor not in g.factors or any(_level(g, factor, v) is None for v in named):
                 return False
@@ -200,11 +204,12 @@ class Scope:
     reg: Registry
     converged: dict[str, bool] = field(default_factory=dict)  # cell label -> its arm converged
     family: Family = field(default_factory=lambda: Family(1))  # the deciding effects judged together
+    arms: Arms | None = None  # the sweep's design: which effects it estimates (ablate/config/design.py)
 
 
 def judged_here(claims: list[Claim], s: Scope) -> list[Claim]:
     """The claims this section can test, in declaration order."""
-    return [c for c in claims if c.where.covers(s.task, s.data) and testable(c, s.grid)]
+    return [c for c in claims if c.where.covers(s.task, s.data) and testable(c, s.grid, s.arms)]
 
 
 def verdicts(claims: list[Claim], s: Scope) -> list[Judged]:

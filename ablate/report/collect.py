@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.config.claims import LEGACY_SET, Claim, Reference, load_set, parse_claims, parse_references
+from ablate.config.design import ARMS, Arms, from_dict
 from ablate.config.metrics import AUC, EARLY, TO_LOSS, Metric, Registry
 from ablate.config.root import SpeedConfig
 from ablate.evaluate.speed import epochs_to_loss, loss_auc
@@ -43,6 +44,7 @@ class Study:
     references: list[Reference] = field(default_factory=list)
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # how the speed metrics were derived
     design: Design = field(default_factory=Design.fixed)  # the looks of a sequential sweep (replicates=auto)
+    arms: Arms | None = None  # the design whose arms the sweep trained (None: recorded by no sweeper)
 
     @property
     def replicated(self) -> bool:
@@ -118,16 +120,17 @@ def registry(children: list[dict]) -> Registry:
     return Registry(BUILTIN, [Metric.from_dict(m) for found in declared for m in found])
 
 
-def study_claims(tracker: Tracker, parent: dict) -> tuple[list[Claim], list[Reference], SpeedConfig]:
-    """The claims, reference tables and speed measures the sweep stored with its parent run (an
-    artifact); a store written before claims were declared: the set its report was judged by then."""
+def study_claims(tracker: Tracker, parent: dict) -> tuple[list[Claim], list[Reference], SpeedConfig, Arms | None]:
+    """The claims, reference tables, speed measures and design the sweep stored with its parent run
+    (an artifact); a store written before claims were declared: the set its report was judged by then."""
     if any(a == STUDY for a in tracker.list_artifacts(parent["run_id"], STUDY.split("/")[0])):
         with tempfile.TemporaryDirectory() as folder:
             node = json.loads(tracker.download(parent["run_id"], STUDY, Path(folder)).read_text())
     else:
         node = load_set(LEGACY_SET)
     speed = SpeedConfig(**(node.get("speed") or {}))
-    return parse_claims(node.get("claims")), parse_references(node.get("references")), speed
+    arms = from_dict(node[ARMS]) if node.get(ARMS) else None  # recorded by the sweeper that ran a design
+    return parse_claims(node.get("claims")), parse_references(node.get("references")), speed, arms
 
 
 def design(parent: dict) -> Design:
@@ -156,7 +159,7 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     factors = [k for k in dict.fromkeys(keys) if k != REPLICATE and k not in GROUP_KEYS and k not in GROUPS]
     keys = [*factors, REPLICATE, *GROUPS]
     rows, guessed, curves = [], {k: [] for k in keys}, {}
-    claims, references, speed = study_claims(tracker, parent)
+    claims, references, speed, arms = study_claims(tracker, parent)
     for child in children:
         run_id = child["run_id"]
         row = {
@@ -191,5 +194,5 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     runs = runs.sort_values(order, key=lambda s: s.map(natural), kind="stable").reset_index(drop=True)
     experiment = tracker.experiment_name(parent["experiment_id"])
     return Study(
-        parent, experiment, swept, factors, runs, curves, children, reg, claims, references, speed, design(parent)
+        parent, experiment, swept, factors, runs, curves, children, reg, claims, references, speed, design(parent), arms
     )

@@ -1,10 +1,13 @@
 """The factor grid of one task and dataset, and the effects estimated on it.
 
-Generic in the factors: any swept key is a factor, its levels are the values seen. For each
-factor, each pair of levels is compared averaged over the other factors (the main effect when it
-has two levels); for two-level factors also the comparison within each level of every other
-factor (simple effects) and every two-way interaction. Each metric is one Holm family. Factors with
-many levels (an optimizer's search) are shown in the tables but not compared pairwise.
+Generic in the factors: any swept key is a factor, its levels are the values seen. The grid's cells
+are the arms the sweep's design trained (ablate/config/design.py: every combination for a full
+grid), so a design's absent combinations are not "missing". On a full grid, each pair of levels of
+a factor is compared averaged over the other factors (the main effect when it has two levels); for
+two-level factors also the comparison within each level of every other factor (simple effects) and
+every two-way interaction. Each metric is one Holm family. How a design's effects and a factor
+with more than two levels are estimated: ablate/report/designs.py. Factors with more than
+MAX_LEVELS levels (an optimizer's search) are shown in the tables but not compared.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from functools import cached_property
 
 import pandas as pd
 
+from ablate.config.claims import same_level
+from ablate.config.design import Arms
 from ablate.report.collect import REPLICATE, natural
 from ablate.report.stats import Test, contrast, holm, one_sample
 
@@ -78,12 +83,23 @@ class Grid:
         return [c for c in self.cells if all(c.values[k] == v for k, v in given.items())]
 
 
-def grid(rows: pd.DataFrame, factors: list[str]) -> Grid:
+def logged(levels: list[str], level: str) -> str:
+    """The level as the runs logged it ('True') of a level as the command gave it ('true')."""
+    return next((v for v in levels if same_level(level, v)), level)
+
+
+def grid(rows: pd.DataFrame, factors: list[str], arms: Arms | None = None) -> Grid:
+    """The cells: the design's arms (a full grid: every combination of the levels seen)."""
     levels = {f: sorted(rows[f].astype(str).unique(), key=natural) for f in factors}
     expected = max(1, rows[REPLICATE].nunique()) if len(rows) else 1
     seen = {tuple(str(v) for v in key) for key in rows[factors].itertuples(index=False)} if factors else {()}
     full = list(itertools.product(*(levels[f] for f in factors)))
-    if len(full) > max(16, _MAX_EMPTY_FACTOR * len(seen)):
+    if arms is not None and arms.name != "full" and set(arms.keys) == set(factors):
+        at = [arms.keys.index(f) for f in factors]
+        full = [tuple(logged(levels[f], row[i]) for f, i in zip(factors, at, strict=True)) for row in arms.rows]
+        for f in factors:  # a level no run logged (every run of it failed early) still names its cells
+            levels[f] = sorted({*levels[f], *(combo[factors.index(f)] for combo in full)}, key=natural)
+    elif len(full) > max(16, _MAX_EMPTY_FACTOR * len(seen)):
         full = sorted(seen, key=lambda combo: [natural(v) for v in combo])
     cells = []
     for combo in full:
@@ -97,22 +113,31 @@ def grid(rows: pd.DataFrame, factors: list[str]) -> Grid:
 @dataclass
 class Effect:
     metric: str
-    kind: str  # 'main' | 'simple' | 'interaction' | 'baseline' (a cell against the raw-pixel score)
+    kind: str  # 'main' | 'simple' | 'interaction' | 'baseline' (a cell against the raw-pixel score) | 'omnibus'
     factor: str
     low: str
     high: str
     other: str = ""  # the second factor of an interaction
     given: dict[str, str] = field(default_factory=dict)
     test: Test = field(default_factory=lambda: Test("not estimable"))
+    at: dict[str, str] = field(default_factory=dict)  # a design's main effect: the other factors' levels it is read at
+    note: str = ""  # how a design reads it, after the label ("the reference arm minus ...")
+    aliases: list[str] = field(default_factory=list)  # a fraction's: the effects confounded with this one
+    detail: str = ""  # an omnibus test, in words (method, statistic, df, p)
 
     @property
     def label(self) -> str:
         if self.kind == "interaction":
-            return f"{self.factor} × {self.other}"
-        if self.kind == "baseline":
-            return f"{self.high} − {self.low}"
-        where = ", ".join(f"{k}={v}" for k, v in self.given.items())
-        return f"{self.factor}: {self.high} − {self.low}" + (f" at {where}" if where else "")
+            text = f"{self.factor} × {self.other}"
+        elif self.kind == "baseline":
+            text = f"{self.high} − {self.low}"
+        elif self.kind == "omnibus":
+            text = f"{self.factor}: any difference among its {self.high} levels"
+        else:
+            where = ", ".join(f"{k}={v}" for k, v in self.given.items())
+            text = f"{self.factor}: {self.high} − {self.low}" + (f" at {where}" if where else "")
+        text += f" ({self.note})" if self.note else ""
+        return text + (f" = {' = '.join(self.aliases)}" if self.aliases else "")
 
 
 def cells_of(e: Effect, g: Grid) -> list[Cell]:
@@ -121,11 +146,22 @@ def cells_of(e: Effect, g: Grid) -> list[Cell]:
         return g.select(e.given)
     if e.kind == "interaction":
         return [c for c in g.cells if c.values[e.factor] in (e.low, e.high) and c.values[e.other] in g.levels[e.other]]
+    if e.kind == "omnibus":
+        return g.select(e.at)
     pair = [c for c in g.cells if c.values[e.factor] in (e.low, e.high)]
-    return [c for c in pair if all(c.values[k] == v for k, v in e.given.items())]
+    return [c for c in pair if all(c.values[k] == v for k, v in {**e.at, **e.given}.items())]
 
 
-def _pair(g: Grid, metric: str, factor: str, low: str, high: str, given: dict[str, str]) -> Test:
+def level_means(g: Grid, metric: str, factor: str, level: str, at: dict[str, str]) -> dict[str, float]:
+    """{seed: the mean over the level's cells (at `at`)}, for the seeds every one of them has."""
+    samples = [c.by_seed(metric) for c in g.select({**at, factor: level})]
+    if not samples:
+        return {}
+    shared = set.intersection(*(set(s) for s in samples))
+    return {k: sum(s[k] for s in samples) / len(samples) for k in shared}
+
+
+def compare(g: Grid, metric: str, factor: str, low: str, high: str, given: dict[str, str]) -> Test:
     """high − low averaged over the cells of the other factors (equal weights per cell)."""
     lows = [c for c in g.select({**given, factor: low})]
     highs = [c for c in g.select({**given, factor: high})]
@@ -136,7 +172,7 @@ def _pair(g: Grid, metric: str, factor: str, low: str, high: str, given: dict[st
     return contrast(weights, [c.by_seed(metric) for c in cells])
 
 
-def _interaction(g: Grid, metric: str, a: str, b: str) -> Test:
+def interaction(g: Grid, metric: str, a: str, b: str) -> Test:
     """(effect of a at b's high level) − (effect of a at b's low level), averaged over the rest."""
     (a0, a1), (b0, b1) = g.levels[a], g.levels[b]
     weights, samples = [], []
@@ -148,28 +184,47 @@ def _interaction(g: Grid, metric: str, a: str, b: str) -> Test:
 
 
 def effects(g: Grid, metrics: list[str], baseline: dict[str, float] | None = None) -> list[Effect]:
-    """Every effect of every metric; a metric with a raw-pixel score (purity) also compares each
-    cell with it (one-sample t: the baseline has no training seeds)."""
-    two = [f for f in g.factors if len(g.levels[f]) == 2]
+    """Every effect of every metric on a full grid (each pair of levels compared: no declared
+    reference level); a metric with a raw-pixel score (purity) also compares each cell with it."""
     out: list[Effect] = []
     for metric in metrics:
-        family: list[Effect] = []
-        for f in (f for f in g.factors if len(g.levels[f]) <= MAX_LEVELS):
-            for low, high in itertools.combinations(g.levels[f], 2):
-                family.append(Effect(metric, "main", f, low, high, test=_pair(g, metric, f, low, high, {})))
-        for a, b in itertools.combinations(two, 2):
-            family.append(Effect(metric, "interaction", a, *g.levels[a], other=b, test=_interaction(g, metric, a, b)))
-        for f in two:
-            low, high = g.levels[f]
-            for other in (o for o in g.factors if o != f and len(g.levels[o]) <= MAX_LEVELS):
-                for level in g.levels[other]:
-                    test = _pair(g, metric, f, low, high, {other: level})
-                    family.append(Effect(metric, "simple", f, low, high, given={other: level}, test=test))
-        if baseline and metric in baseline:
-            for cell in g.cells:
-                test = one_sample(cell.values_of(metric), baseline[metric])
-                family.append(Effect(metric, "baseline", "", "raw pixels", cell.label, given=cell.values, test=test))
-        for e, p in zip(family, holm([e.test.p for e in family]), strict=True):
-            e.test.p_holm = p
-        out += family
+        out += adjust(family(g, metric) + baseline_effects(g, metric, baseline))
     return out
+
+
+def family(g: Grid, metric: str, apart: frozenset[str] = frozenset()) -> list[Effect]:
+    """A full grid's effects of one metric: main effects (each pair of levels) of the factors not
+    `apart` (compared with a reference level instead: ablate/report/designs.py), interactions and
+    simple effects of the two-level factors."""
+    two = [f for f in g.factors if len(g.levels[f]) == 2]
+    family: list[Effect] = []
+    for f in (f for f in g.factors if len(g.levels[f]) <= MAX_LEVELS and f not in apart):
+        for low, high in itertools.combinations(g.levels[f], 2):
+            family.append(Effect(metric, "main", f, low, high, test=compare(g, metric, f, low, high, {})))
+    for a, b in itertools.combinations(two, 2):
+        family.append(Effect(metric, "interaction", a, *g.levels[a], other=b, test=interaction(g, metric, a, b)))
+    for f in two:
+        low, high = g.levels[f]
+        for other in (o for o in g.factors if o != f and len(g.levels[o]) <= MAX_LEVELS):
+            for level in g.levels[other]:
+                test = compare(g, metric, f, low, high, {other: level})
+                family.append(Effect(metric, "simple", f, low, high, given={other: level}, test=test))
+    return family
+
+
+def baseline_effects(g: Grid, metric: str, baseline: dict[str, float] | None) -> list[Effect]:
+    """Each cell against the raw-pixel score of a metric that has one (purity): a one-sample t, as
+    the baseline has no training seeds."""
+    out = []
+    for cell in g.cells if baseline and metric in baseline else []:
+        test = one_sample(cell.values_of(metric), baseline[metric])
+        out.append(Effect(metric, "baseline", "", "raw pixels", cell.label, given=cell.values, test=test))
+    return out
+
+
+def adjust(family: list[Effect]) -> list[Effect]:
+    """Holm over a metric's comparisons (an omnibus test is reported beside them, not one of them)."""
+    tested = [e for e in family if e.kind != "omnibus"]
+    for e, p in zip(tested, holm([e.test.p for e in tested]), strict=True):
+        e.test.p_holm = p
+    return family

@@ -65,7 +65,9 @@ def _effects(section: Section) -> list[dict]:
             "high": e.high,
             "other": e.other,
             "given": e.given,
-            "test": e.test.kind,
+            "at": ", ".join(f"{k}={v}" for k, v in e.at.items()),  # a design's: the other components' levels
+            "aliases": " = ".join(e.aliases),  # a fraction's: what it is confounded with
+            "test": e.detail or e.test.kind,  # an omnibus test: its method, statistic and df in words
             **{k: getattr(e.test, k) for k in ("estimate", "ci_low", "ci_high", "df", "t", "p", "p_holm", "n")},
         }
         for e in section.effects

@@ -100,10 +100,21 @@ def cost(g: Grid, reg: Registry) -> list[str]:
 
 def effects(found: list[Effect], reg: Registry) -> list[str]:
     rows = []
-    for e in found:
+    for e in (e for e in found if e.kind != "omnibus"):
         t = e.test
         kind = f"{t.kind}({t.df:.3g})" if t.tested else t.kind
         ci = f"[{reg.show(e.metric, t.ci_low)}, {reg.show(e.metric, t.ci_high)}]" if math.isfinite(t.ci_low) else "—"
         estimate = signed(reg, t.estimate, e.metric)
         rows.append([reg.get(e.metric).heading, e.label, estimate, ci, kind, str(t.n), fmt_p(t.p), fmt_p(t.p_holm)])
     return table(["metric", "comparison", "estimate", "95% CI", "test", "n", "p", "p (Holm)"], rows)
+
+
+def omnibus(found: list[Effect], reg: Registry) -> list[str]:
+    """The omnibus tests of the factors with more than two levels (before their comparisons with
+    the reference level), one line each; none: nothing."""
+    tests = [e for e in found if e.kind == "omnibus"]
+    if not tests:
+        return []
+    lines = ["Factors with more than two levels, tested as a whole first (paired by training seed):", ""]
+    lines += [f"- {reg.get(e.metric).heading}, {e.label}: {e.detail}" for e in tests]
+    return lines + [""]

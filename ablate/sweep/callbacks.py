@@ -19,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.config.design import Arms
 from ablate.config.metrics import Metric
 from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
 from ablate.job.fingerprint import code_version, neutral
@@ -26,6 +27,7 @@ from ablate.job.precision import ENV_PRECISION, sweep_precisions
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
 from ablate.sweep.console import arm_factors, key_metrics, sweep_table
+from ablate.sweep.design import ABLATE_SWEEPER, design_of
 from ablate.sweep.study import study_json
 from ablate.tracking.describe import sweep_description
 from ablate.tracking.store import (
@@ -37,7 +39,7 @@ from ablate.tracking.store import (
     resolve_uri,
     store_fault,
 )
-from ablate.tracking.tags import DATA_SPEC, STUDY
+from ablate.tracking.tags import DATA_SPEC, DESIGN, STUDY
 from ablate.tracking.tags import get as tag
 from ablate.tracking.ui_view import view_state
 from ablate.tracking.uri import ui_links
@@ -56,20 +58,36 @@ def sweep_key(config: DictConfig) -> str:
     for o in OverridesParser.create().parse_overrides(lines):
         key = o.get_key_element().lstrip("+~")
         searched = key.startswith(("hydra/sweeper", "hydra.sweeper"))
-        design = key == "replicates" or key.startswith("sequential.")  # another design is another sweep
+        # another design of seeds is another sweep (of arms: below, as resolved)
+        design = key == "replicates" or key.startswith("sequential.")
         if (key.startswith("hydra") and not searched) or (neutral(key) and not design):
             continue
         kept.append(o.input_line)
-    text = json.dumps([config.tracking.experiment, code_version(), sorted(kept)])
+    arms = design_of_sweep(config)  # by its arms: design=fractional and its explicit p are the same sweep
+    identity = arms.summary() if arms is not None and arms.name != "full" else ""
+    text = json.dumps([config.tracking.experiment, code_version(), sorted(kept)] + ([identity] if identity else []))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _parsed(config: DictConfig) -> list:
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    return OverridesParser.create().parse_overrides(lines)
+
+
+def design_of_sweep(config: DictConfig) -> Arms | None:
+    """The sweep's design over its components (ablate/config/design.py), as the parent run keeps it;
+    None for a sweeper that runs no design (an Optuna search)."""
+    if not str(OmegaConf.select(config, "hydra.sweeper._target_") or "").endswith(ABLATE_SWEEPER):
+        return None
+    d = config.design
+    return design_of(_parsed(config), d.name, d.get("p"), d.get("resolution"))
 
 
 def swept_keys(config: DictConfig) -> list[str]:
     """The factors of a sweep: keys given several values on the command line or in the sweep
     file's grid. `seed` is among them when swept; the report treats it as replicates."""
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-    keys = [o.get_key_element() for o in OverridesParser.create().parse_overrides(lines) if o.is_sweep_override()]
+    keys = [o.get_key_element() for o in _parsed(config) if o.is_sweep_override()]
     return list(dict.fromkeys(keys))
 
 
@@ -103,7 +121,7 @@ class AblateCallback(Callback):
         mark_orphans(self.tracker, self.experiment, socket.gethostname())
         self.parent = self._parent(config)
         # the claims the report judges, kept with the parent (a rerun with reworded claims rewrites them)
-        self.tracker.log_text(self.parent, study_json(config), STUDY)
+        self.tracker.log_text(self.parent, study_json(config, design_of_sweep(config)), STUDY)
         env = {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment}
         env[ENV_PRECISION] = json.dumps(sweep_precisions())  # trainer.precision=auto, once for the sweep
         os.environ.update(env)
@@ -128,6 +146,9 @@ class AblateCallback(Callback):
             SWEEP_KEY: key,
             **alive,
         }
+        arms = design_of_sweep(config)
+        if arms is not None:
+            tags[DESIGN] = arms.summary()
         parent = self.tracker.start(self.experiment, f"{config.tracking.experiment}-{stamp}", tags=tags)
         self.tracker.log_params(
             parent,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ablate.config import flatten, to_object
+from ablate.config.root import AUTO
 from ablate.engine.setup import resolve_device
 from ablate.job import resume
 from ablate.job.components import as_dict, data_spec, load_split
@@ -52,7 +53,9 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
     checkpoints, settings = launch_dir / conf.tracking.checkpoint_dir, flatten(job.cfg)
     # what the job will resolve trainer.precision to (on this machine, as the sweep would)
     settings[RESOLVED] = _precision(conf)
-    for seed in conf.seeds():
+    # replicates=auto: round 1's seeds (the later rounds depend on what round 1 finds)
+    seeds = range(conf.seed, conf.seed + conf.sequential.min) if conf.replicates == AUTO else conf.seeds()
+    for seed in seeds:
         fp = fingerprint({**settings, "seed": seed}, code_version(), data)
         if found:
             plans.append(resume.plan(tracker, found, None, fp, checkpoints, conf.tracking.resume, look_only=True))
@@ -114,4 +117,8 @@ def describe(jobs: list[JobSpec], launch_dir: Path | None = None) -> str:
     summary = f"{len(jobs)} jobs, {len(jobs) - runs} skipped; estimated {total / 60:.1f} min"
     if calibrated:
         summary += f" ({calibrated} job(s) from the built-in 2-core CPU calibration: no earlier run to learn from)"
+    if any(not j.reason and j.cfg.replicates == AUTO for j in jobs):
+        summary += (
+            "; replicates=auto: round 1 only (sequential.min seeds), later rounds add seeds where a claim is open"
+        )
     return "\n".join([*lines, summary])

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.utils import _locate
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -29,8 +28,9 @@ from ablate.config import BROKEN_SWEEPS, ConfigError, to_object
 from ablate.config.root import AUTO
 from ablate.data import eval_too_small
 from ablate.job import components
+from ablate.sweep import design
 from ablate.sweep.errors import failing_key, one_line
-from ablate.sweep.rounds import check_rounds
+from ablate.sweep.rounds import check_rounds, check_single
 from ablate.sweep.seeds import check_seeds
 from ablate.sweep.study import check_claims, parse_study
 from ablate.tracking.store import check_tracking, resolve_uri
@@ -40,21 +40,26 @@ CONFIG_MODULE, CONFIG_NAME = "ablate.conf", "config"
 SMALL_FRACTION = 0.05  # an eval fraction below this is checked before the run (data loaded here)
 
 
+def _base(overrides: list[str]) -> DictConfig:
+    """The command's config without its sweeps (the sweep file's grid, the design, the sweeper)."""
+    fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    return compose(CONFIG_NAME, overrides=fixed, return_hydra_config=True)
+
+
 def _grid(overrides: list[str]) -> list:
     """A multirun's overrides, parsed: the sweep file's grid first, the command line after it (so
     the command line wins)."""
-    parser = OverridesParser.create()
-    fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
-    base = compose(CONFIG_NAME, overrides=fixed, return_hydra_config=True)
-    params = OmegaConf.select(base, "hydra.sweeper.params") or {}
-    return parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides))
+    params = OmegaConf.select(_base(overrides), "hydra.sweeper.params") or {}
+    return OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides))
 
 
 def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """The override list of every job the command would launch (grid order, like Hydra)."""
+    """The override list of every job the command would launch: the design's arms (ablate/config/
+    design.py; the basic sweeper's grid by default), in Hydra's order."""
     if not multirun:
         return [list(overrides)]
-    return [list(job) for batch in BasicSweeper.split_arguments(_grid(overrides), None) for job in batch]
+    d = design.config_of(_base(overrides))
+    return design.jobs(_grid(overrides), d.name, d.p, d.resolution)
 
 
 def swept_keys(overrides: list[str]) -> list[str]:
@@ -152,18 +157,20 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
             if multirun:
                 cfgs = [job.cfg for job in jobs if not job.reason]
                 declared = tuple(m for cfg in cfgs for m in components.task_metrics(cfg.task))  # tasks' own
+                hydra = compose(CONFIG_NAME, overrides=jobs[0].overrides, return_hydra_config=True).hydra
+                sweeper, d = str(hydra.sweeper.get("_target_", "")), design.config_of(_base(overrides))
+                design.check_sweeper(d.name, sweeper, hydra.runtime.choices)
                 check_search(overrides, jobs, launch_dir or Path.cwd(), declared)
-                judged = check_claims(cfgs, swept_keys(overrides), declared)
+                # the design the report will know (only ablate's sweeper records one)
+                ours = sweeper.endswith(design.ABLATE_SWEEPER)
+                arms = design.design_of(_grid(overrides), d.name, d.p, d.resolution) if ours else None
+                judged = check_claims(cfgs, swept_keys(overrides), declared, arms)
                 if any(cfg.replicates == AUTO for cfg in cfgs):
-                    hydra = compose(CONFIG_NAME, overrides=jobs[0].overrides, return_hydra_config=True).hydra
-                    check_rounds(judged, str(hydra.sweeper.get("_target_", "")), hydra.runtime.choices)
+                    check_rounds(judged, sweeper, hydra.runtime.choices)
             else:  # a single run judges no claim, but a malformed one is still a typo to report
                 parse_study(jobs[0].cfg)
-                if jobs[0].cfg.replicates == AUTO:
-                    raise ConfigError(
-                        "replicates=auto adds seeds in rounds of a sweep (allowed: with -m, python -m ablate -m ... "
-                        "replicates=auto; or replicates=N)"
-                    )
+                check_single(jobs[0].cfg)
+                design.check_single(design.config_of(jobs[0].cfg))
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line

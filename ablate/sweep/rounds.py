@@ -25,12 +25,13 @@ import json
 from dataclasses import dataclass, field
 
 from ablate.config import ConfigError
+from ablate.config.root import AUTO
 from ablate.report.analysis import analyze
 from ablate.report.collect import GROUPS, collect
 from ablate.report.sequential import DECIDED, Design
+from ablate.sweep.design import ABLATE_SWEEPER
 from ablate.tracking.store import Tracker
 
-ROUNDS_SWEEPER = "AblateSweeper"  # the class (hydra/sweeper=ablate) that runs rounds
 REPLICATES = "replicates"
 
 Key = tuple[tuple[str, str], ...]  # a cell: (column, level) pairs, task and dataset included
@@ -44,10 +45,19 @@ def check_rounds(judged: list[str], sweeper_target: str, choices: dict) -> None:
             "seeds (allowed: a claim set whose claims this sweep tests, e.g. claims=unet with model.skip and "
             "model.bottleneck swept; or replicates=N)"
         )
-    if not sweeper_target.endswith(ROUNDS_SWEEPER):
+    if not sweeper_target.endswith(ABLATE_SWEEPER):
         raise ConfigError(
             f"replicates=auto: hydra/sweeper={choices.get('hydra/sweeper')} does not add seeds in rounds "
             "(allowed: hydra/sweeper=ablate, the default; or replicates=N)"
+        )
+
+
+def check_single(cfg) -> None:
+    """A single run (no -m) has no rounds."""
+    if cfg.replicates == AUTO:
+        raise ConfigError(
+            "replicates=auto adds seeds in rounds of a sweep (allowed: with -m, python -m ablate -m ... "
+            "replicates=auto; or replicates=N)"
         )
 
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablate.config import ConfigError, flatten
 from ablate.config.claims import Claim, Deciding, parse_claims, parse_references, same_level
+from ablate.config.design import ARMS, Arms, why_not
 from ablate.config.metrics import CLUSTERING, Registry
 from ablate.config.root import STUDY_KEYS
 from ablate.report.effects import MAX_LEVELS
@@ -35,8 +36,13 @@ def study_node(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def study_json(cfg: DictConfig) -> str:
-    return json.dumps(study_node(cfg), indent=1)
+def study_json(cfg: DictConfig, arms: Arms | None = None) -> str:
+    """The study as the parent run keeps it; with the sweep's design resolved over its components
+    (its arms: ablate/config/design.py), so the report knows which cells exist."""
+    node = study_node(cfg)
+    if arms is not None:
+        node[ARMS] = arms.as_dict()
+    return json.dumps(node, indent=1)
 
 
 def _levels(flats: list[dict[str, Any]], factor: str) -> list[str] | None:
@@ -68,7 +74,7 @@ def _untestable(claim: Claim, effect: Deciding, swept: list[str], flats: list[di
     return None
 
 
-def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Registry) -> bool:
+def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Registry, arms: Arms | None) -> bool:
     at = f"claims.{claim.id}"
     tested = reg.names(tested=True)
     for effect in claim.effects:
@@ -79,7 +85,7 @@ def _check(claim: Claim, flats: list[dict[str, Any]], swept: list[str], reg: Reg
         if effect.kind == "baseline" and effect.metric not in CLUSTERING:
             allowed = ", ".join(m for m in CLUSTERING if m in tested)
             raise ConfigError(f"{at}: only the latent's clustering has a raw-feature baseline (allowed: {allowed})")
-        why = _untestable(claim, effect, swept, flats)
+        why = _untestable(claim, effect, swept, flats) or (why_not(arms, effect) if arms is not None else None)
         if why and claim.optional:
             return False  # not tested by this sweep: the report leaves it out
         if why:
@@ -94,10 +100,11 @@ def parse_study(cfg: DictConfig) -> list[Claim]:
     return parse_claims(node["claims"])
 
 
-def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ()) -> list[str]:
+def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = (), arms: Arms | None = None) -> list[str]:
     """One line, before anything runs, for a declared claim the sweep's report could not test.
     `swept`: the sweep's swept keys (task, data and seed are not factors); `declared`: the metrics
-    its tasks declare. The ids of the claims the report will judge."""
+    its tasks declare; `arms`: the sweep's design (which effects it estimates). The ids of the claims
+    the report will judge."""
     if not cfgs:
         return []
     claims = parse_study(cfgs[0])
@@ -108,7 +115,7 @@ def check_claims(cfgs: list[DictConfig], swept: list[str], declared: tuple = ())
     for claim in claims:
         mine = [flat for task, data, flat in jobs if claim.where.covers(task, data)]
         if mine:
-            if _check(claim, mine, factors, reg):
+            if _check(claim, mine, factors, reg, arms):
                 judged.append(claim.id)
         elif not claim.optional:
             runs = sorted({f"task={task} data={data}" for task, data, _ in jobs})

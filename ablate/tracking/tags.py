@@ -56,3 +56,6 @@ def get(tags: dict[str, Any], key: str, default: Any = None) -> Any:
 # a sequential sweep's design (replicates=auto: {"min", "max", "step"}) and what its rounds did
 # ([{"round", "cells", "seeds"}...], then why it stopped), on its parent run (a user reads them)
 SEQUENTIAL, ROUNDS = "ablate.sequential", "ablate.rounds"
+# the design whose arms a sweep trains (ablate/config/design.py: its name, components and levels,
+# a fraction's generators), so the report knows which cells exist and what is confounded
+DESIGN = "ablate.design"

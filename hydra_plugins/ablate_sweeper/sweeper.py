@@ -1,7 +1,11 @@
-"""`hydra/sweeper=ablate` (the default): the basic sweeper's grid, in rounds when `replicates=auto`.
+"""`hydra/sweeper=ablate` (the default): the design's arms (the grid by default), in rounds when
+`replicates=auto`.
 
-With a fixed number of replicates it is Hydra's BasicSweeper, unchanged. With `replicates=auto`,
-round 1 launches every cell of the grid with `replicates=<sequential.min>`; after each round
+The jobs are the arms of the sweep's design (`design=leave_one_out`, ...: ablate/config/design.py)
+over the keys it sweeps, crossed with seeds, tasks and datasets (ablate/sweep/design.py). With the
+full grid and a fixed number of replicates it is Hydra's BasicSweeper, unchanged; with another
+design the same launcher gets the design's jobs, in batches of `max_batch_size`. With `replicates=auto`,
+round 1 launches every cell of the design with `replicates=<sequential.min>`; after each round
 `ablate.sweep.rounds.plan` judges the declared claims from the tracking store and names the cells
 to top up and their new number of seeds; the next round launches those jobs through the same
 launcher (basic, parallel, slurm), under the same parent run. The parent run records the design
@@ -36,8 +40,32 @@ ConfigStore.instance().store(group="hydra/sweeper", name="ablate", node=AblateSw
 class AblateSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
-        if OmegaConf.select(self.config, "replicates") != "auto":
+        arms = OmegaConf.select(self.config, "design") or {"name": "full"}
+        auto = OmegaConf.select(self.config, "replicates") == "auto"
+        if not auto and arms["name"] == "full":
             return super().sweep(arguments)
+        from ablate.sweep.design import jobs
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        parsed = parser.parse_overrides([*self._parse_config(), *arguments])
+        grid = jobs(parsed, arms["name"], arms.get("p"), arms.get("resolution"))
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        if auto:
+            return self._rounds(grid)
+        returns, size = [], self.max_batch_size or len(grid)
+        for index in range(0, len(grid), size):
+            batch = grid[index : index + size]
+            self.validate_batch_is_legal(batch)
+            results = self.launcher.launch(batch, initial_job_idx=index)
+            for r in results:  # as the basic sweeper: a job's exception stops the sweep here
+                _ = r.return_value
+            returns.append(results)
+        return returns
+
+    def _rounds(self, grid: list[list[str]]) -> Any:
+        """replicates=auto: each cell first at sequential.min seeds, then topped up where claims are open."""
         from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
         from ablate.report.sequential import Design
         from ablate.sweep.callbacks import log_baselines
@@ -47,12 +75,7 @@ class AblateSweeper(BasicSweeper):
 
         seq = self.config.sequential
         design = Design.rounds(int(seq.min), int(seq.max), int(seq.step))
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        grid = self.split_arguments(parser.parse_overrides([*self._parse_config(), *arguments]), None)[0]
         cells = [without(job) for job in grid]
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         tracker, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_PARENT]
         tracker.set_tags(parent, {SEQUENTIAL: json.dumps({"min": seq.min, "max": seq.max, "step": seq.step})})
         todo = [(job, design.looks[0]) for job in cells]
