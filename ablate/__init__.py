@@ -23,3 +23,15 @@ if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(_os.environ):
 # MLflow's environment defaults (telemetry off, fast failure on a dead server), set before any
 # module imports mlflow: every ablate module imports this package first
 from ablate.tracking import uri as _store_defaults  # noqa: E402, F401
+
+# the notebook API (ablate/report/results.py), imported on first use: `import ablate` stays light
+_NOTEBOOK = ("results", "cells", "effects", "verdicts")
+__all__ = ["__version__", *_NOTEBOOK]
+
+
+def __getattr__(name: str):
+    if name in _NOTEBOOK:
+        from ablate.report import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module 'ablate' has no attribute {name!r}")

@@ -9,6 +9,9 @@ import pytest
 CASES = [
     # types and choices
     (["model.skip=maybe"], "model.skip", "allowed: true, false"),
+    # OmegaConf turns any integer into a bool: an integer for a boolean key is refused
+    (["model.bottleneck=2"], "model.bottleneck=2 is not allowed", "allowed: true, false"),
+    (["model.skip=0"], "model.skip=0 is not allowed", "allowed: true, false"),
     (["seed=abc"], "seed", "an integer"),
     (["trainer.device=gpu"], "trainer.device", "auto, cpu, cuda"),
     (["trainer.optimizer=lbfgs"], "trainer.optimizer", "adam, sgd"),
@@ -61,6 +64,10 @@ CASES = [
     (["speed.threshold=nan"], "speed.threshold=nan", "a finite eval loss"),
     (["claims.bottleneck_clusters.effects.0.margin=-1"], "effects[0].margin", "a number > 0"),
     (["data.eval_fraction=nan"], "data.eval_fraction=nan", "(0, 1)"),
+    (["data.split_seed=-1"], "data.split_seed=-1", "allowed: 0 to 4294967295"),
+    (["data.split_seed=4294967296"], "data.split_seed=4294967296", "allowed: 0 to 4294967295"),
+    (["data.channels=0"], "data.channels=0", "allowed: 1 to 65536"),
+    (["data.image_size=[28,0]"], "data.image_size=[28, 0]", "a non-empty list of 1 to 65536"),
     (["model.bottleneck_dim=0"], "model.bottleneck_dim=0", "allowed: 1 to"),
     (["model.channels=[4,0]"], "model.channels=[4, 0]", "a non-empty list of 1 to"),
     (["model.channels=[4,8,16]"], "data.image_size / model.channels", "multiple of 8"),

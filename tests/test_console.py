@@ -4,8 +4,11 @@ output is not a terminal, and a rerun that adds nothing to the store and rewrite
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from helpers.runs import TINY
 from mlflow.tracking import MlflowClient
 
@@ -62,3 +65,22 @@ def test_a_rerun_adds_no_run_and_writes_the_same_report(ablate_cli, launch_dir):
     assert _store(launch_dir) == runs  # the same parent, the same runs: nothing new
     assert out.strip().splitlines()[-1] == f"report: {report}"
     assert _files(report.parent) == first  # byte for byte
+
+
+@pytest.mark.slow  # two real commands in fresh processes (~25 s)
+def test_no_mlflow_info_line_reaches_the_console_on_a_run_or_a_fault(tmp_path):
+    """A fresh process and a fresh store (where MLflow logs "Creating initial MLflow database
+    tables..." at INFO): a fault prints its one line alone, a sweep prints ablate's lines only."""
+
+    def ablate(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ablate", *args], cwd=tmp_path, capture_output=True, text=True)
+
+    fault = ablate(*TINY, "data=mnist", "data.root=nowhere", "tracking.experiment=fault")
+    assert fault.returncode == 1
+    assert fault.stderr.splitlines() == [next(x for x in fault.stderr.splitlines() if x.startswith("error: mnist"))]
+    (line,) = fault.stdout.splitlines()  # the job's start line alone
+    assert line.startswith("job ") and line.endswith("data=mnist: start (seed 0, 2 epochs)"), fault.stdout
+    (tmp_path / "mlflow.db").unlink()  # a fresh store again
+    run = ablate("-m", "model.skip=true,false", *TINY, "tracking.experiment=run")
+    assert run.returncode == 0, run.stderr
+    assert "INFO" not in run.stdout + run.stderr and "mlflow.store" not in run.stdout + run.stderr

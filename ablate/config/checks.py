@@ -15,6 +15,10 @@ def positive(key: str, value: float) -> None:
         raise ConfigError(f"{key}={value} is not allowed: it must be a finite number > 0")
 
 
+SEEDS = 2**32  # numpy's seeds are 32-bit: every seed key is in [0, SEEDS - 1]
+MAX_IMAGE = 1 << 16  # pixels per side or channels: larger is a typo
+
+
 def within(key: str, value: float, low: float, high: float) -> None:
     """`value` in [low, high], finite: one line naming the key and the range otherwise."""
     if not (math.isfinite(value) and low <= value <= high):

@@ -18,7 +18,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from ablate.config.checks import ConfigError, positive, within
+from ablate.config.checks import SEEDS, ConfigError, positive, within
 from ablate.config.design import DesignConfig
 from ablate.config.schemas import register_schemas
 
@@ -149,7 +149,6 @@ class SpeedConfig:
             raise ConfigError(f"speed.threshold={self.threshold} is not allowed (allowed: a finite eval loss, or null)")
 
 
-SEEDS = 2**32  # numpy's seeds are 32-bit
 MAX_REPLICATES = 10_000
 AUTO = "auto"  # replicates=auto: training seeds added in rounds until the claims are decided
 

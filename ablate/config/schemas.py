@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from ablate.config.checks import ConfigError, positive, within
+from ablate.config.checks import MAX_IMAGE, SEEDS, ConfigError, positive, within
 
 MAX_WIDTH = 1 << 16  # channels or units per layer: larger is a typo
 
@@ -59,6 +59,12 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.limit is not None:
             within("data.limit", self.limit, 1, 10**9)
+        if not 0 <= self.split_seed < SEEDS:  # numpy's seeds: a negative one fails only when the data loads
+            raise ConfigError(f"data.split_seed={self.split_seed} is not allowed (allowed: 0 to {SEEDS - 1})")
+        within("data.channels", self.channels, 1, MAX_IMAGE)
+        if not self.image_size or not all(1 <= s <= MAX_IMAGE for s in self.image_size):
+            allowed = f"a non-empty list of 1 to {MAX_IMAGE}"
+            raise ConfigError(f"data.image_size={self.image_size} is not allowed (allowed: {allowed})")
         if not 0 < self.eval_fraction < 1:
             raise ConfigError(f"data.eval_fraction={self.eval_fraction} is not allowed: it must be in (0, 1)")
 

@@ -113,25 +113,36 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows({k: "" if r.get(k) is None else r[k] for k in columns} for r in rows)
 
 
-def write(out: Path, study: Study, sections: list[Section], command: str) -> None:
-    doc = document(study, sections, command)
-    (out / "results.json").write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    _write_csv(out / "results.csv", doc["runs"] or [{c: None for c in study.runs.columns}])
-    cells, effects = [], []
+def cell_table(doc: dict) -> list[dict]:
+    """cells.csv's rows: one per cell and metric (a document's sections, flattened)."""
+    rows = []
     for s in doc["sections"]:
         for c in s["cells"]:
             for metric, summary in c["metrics"].items():
                 row = {"task": s["task"], "data": s["data"], "arm": c["arm"], **c["values"]}
                 row |= {"status": c["status"], "metric": metric}
-                cells.append({**row, **summary})
-        effects += [
-            {
-                "task": s["task"],
-                "data": s["data"],
-                **{k: v for k, v in e.items() if k != "given"},
-                "given": ", ".join(f"{k}={v}" for k, v in e["given"].items()),
-            }
-            for e in s["effects"]
-        ]
+                rows.append({**row, **summary})
+    return rows
+
+
+def effect_table(doc: dict) -> list[dict]:
+    """effects.csv's rows: one per effect of each section."""
+    return [
+        {
+            "task": s["task"],
+            "data": s["data"],
+            **{k: v for k, v in e.items() if k != "given"},
+            "given": ", ".join(f"{k}={v}" for k, v in e["given"].items()),
+        }
+        for s in doc["sections"]
+        for e in s["effects"]
+    ]
+
+
+def write(out: Path, study: Study, sections: list[Section], command: str) -> None:
+    doc = document(study, sections, command)
+    (out / "results.json").write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    _write_csv(out / "results.csv", doc["runs"] or [{c: None for c in study.runs.columns}])
+    cells, effects = cell_table(doc), effect_table(doc)
     _write_csv(out / "cells.csv", cells or [{"task": None}])
     _write_csv(out / "effects.csv", effects or [{"task": None}])

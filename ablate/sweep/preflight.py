@@ -29,6 +29,7 @@ from ablate.config.root import AUTO
 from ablate.data import eval_too_small
 from ablate.job import components
 from ablate.sweep import design
+from ablate.sweep.bools import check_bools
 from ablate.sweep.errors import failing_key, one_line
 from ablate.sweep.rounds import check_rounds, check_single
 from ablate.sweep.seeds import check_seeds
@@ -113,6 +114,7 @@ class Composer:
 
 def check_job(overrides: list[str], composer: Composer | None = None) -> DictConfig:
     cfg = (composer or Composer())(overrides)
+    check_bools(overrides, cfg)  # before OmegaConf turns an integer into a bool
     conf = to_object(cfg)
     components.check_all(conf)
     reason = components.misfit(conf.model, conf.task, components.data_spec(conf.data))

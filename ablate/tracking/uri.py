@@ -16,6 +16,8 @@ for _key, _value in {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    # its INFO lines ("Creating initial MLflow database tables...") around ablate's own: warnings only
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
 }.items():
     os.environ.setdefault(_key, _value)
 logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # a retry's warning each: a dead store says so once
