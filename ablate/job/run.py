@@ -44,7 +44,8 @@ from ablate.job.precision import job_precision
 from ablate.job.replicate import Replicate
 from ablate.job.resources import assign_resources
 from ablate.job.resume import mark_orphans
-from ablate.tracking.store import Tracker, open_experiment, redact
+from ablate.tracking.experiments import open_experiment
+from ablate.tracking.store import Tracker, redact
 
 
 def run(cfg: DictConfig) -> CellResult:

@@ -26,15 +26,15 @@ from ablate.job.fingerprint import code_version, neutral
 from ablate.job.precision import ENV_PRECISION, sweep_precisions
 from ablate.job.resources import forward_env
 from ablate.job.resume import alive_tags, mark_orphans
-from ablate.sweep.console import arm_factors, key_metrics, sweep_table
+from ablate.sweep.console import arm_factors, arm_table, key_metrics, sweep_table
 from ablate.sweep.design import ABLATE_SWEEPER, design_of
 from ablate.sweep.study import study_json
 from ablate.tracking.describe import sweep_description
+from ablate.tracking.experiments import open_experiment
 from ablate.tracking.store import (
     SWEEP_KEY,
     Tracker,
     check_tracking,
-    open_experiment,
     redact,
     resolve_uri,
     store_fault,
@@ -46,6 +46,7 @@ from ablate.tracking.uri import ui_links
 from ablate.util.redaction import redact_files
 
 ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT, ENV_PRECISION)
+ARMS_TABLE = "arms.json"  # the parent run's per-arm table (the UI shows it as a table)
 
 
 def sweep_key(config: DictConfig) -> str:
@@ -180,6 +181,7 @@ class AblateCallback(Callback):
             factors = json.loads(tracker.run(parent)["tags"].get("ablate.factors", "[]"))
             keys = key_metrics(children)
             table, links = sweep_table(children, factors, keys), self._views(children, factors, keys)
+            tracker.log_table(parent, arm_table(children, factors, keys), ARMS_TABLE)  # replaced on a rerun
             tracker.describe(parent, sweep_description(table, str(path), links))
             failed = [c for c in children if c["status"] != "FINISHED"]
             tracker.end(parent, "FAILED" if failed else "FINISHED")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ablate.config.metrics import Metric
 from ablate.job.lines import aligned
@@ -24,24 +25,47 @@ def key_metrics(runs: list[dict[str, Any]]) -> list[Metric]:
     return [m for m in registry(runs) if m.key and any(m.name in d for d in done)]
 
 
+def _arms(runs: list[dict[str, Any]], factors: list[str]) -> dict[str, tuple[dict[str, str], list[dict]]]:
+    """{arm label: (its factors' values, its runs)}, sorted by label."""
+    arms: dict[str, tuple[dict[str, str], list[dict]]] = {}
+    for run in runs:
+        params = run["params"]  # a group factor (data=mnist) is its option's name
+        values = {k: str(params.get(k, params.get(f"{k}.name", "?"))) for k in arm_factors(factors)}
+        label = " ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items()) or run["name"].split(" seed=")[0]
+        arms.setdefault(label, (values, []))[1].append(run)
+    return dict(sorted(arms.items()))
+
+
+def _values(group: list[dict], key: str) -> list[float]:
+    return [r["metrics"][key] for r in group if r["status"] == "FINISHED" and key in r["metrics"]]
+
+
 def sweep_table(runs: list[dict[str, Any]], factors: list[str], keys: list[Metric]) -> str:
     """The sweep's arms, one line each: runs finished of all, and each key metric's mean ± std
     over the arm's training seeds (the report has the intervals and tests). `keys`: key_metrics."""
-    arms: dict[str, list[dict[str, Any]]] = {}
-    factors = arm_factors(factors)
-    for run in runs:
-        params = run["params"]  # a group factor (data=mnist) is its option's name
-        values = [f"{k.split('.')[-1]}={params.get(k, params.get(f'{k}.name', '?'))}" for k in factors]
-        arms.setdefault(" ".join(values) or run["name"].split(" seed=")[0], []).append(run)
-    keys = [m.name for m in keys]
-    header = ["arm", "finished", *keys]
-    rows = []
-    for label, group in sorted(arms.items()):
-        ok = [r["metrics"] for r in group if r["status"] == "FINISHED"]
+    rows = [["arm", "finished", *(m.name for m in keys)]]
+    for label, (_, group) in _arms(runs, factors).items():
         cells = []
-        for key in keys:
-            values = [m[key] for m in ok if key in m]
+        for m in keys:
+            values = _values(group, m.name)
             std = f" ± {np.std(values, ddof=1):.2g}" if len(values) > 1 else ""
             cells.append(f"{np.mean(values):.4g}{std}" if values else "—")
-        rows.append([label, f"{len(ok)}/{len(group)}", *cells])
-    return "\n".join(line.rstrip() for line in aligned([header, *rows]))
+        finished = sum(r["status"] == "FINISHED" for r in group)
+        rows.append([label, f"{finished}/{len(group)}", *cells])
+    return "\n".join(line.rstrip() for line in aligned(rows))
+
+
+def arm_table(runs: list[dict[str, Any]], factors: list[str], keys: list[Metric]) -> pd.DataFrame:
+    """The same arms as a table (the parent run's arms.json, which the UI shows as a table): the arm,
+    its factors' values, runs finished and in all, each key metric's mean and std over training
+    seeds. A column name keeps no '.' (the UI's table reads one as a path into the row: empty cells)."""
+    rows = []
+    for label, (values, group) in _arms(runs, factors).items():
+        row: dict[str, Any] = {"arm": label, **{k.replace(".", "/"): v for k, v in values.items()}}
+        row |= {"finished": sum(r["status"] == "FINISHED" for r in group), "runs": len(group)}
+        for m in keys:
+            v = _values(group, m.name)
+            row[f"{m.name} mean"] = float(np.mean(v)) if v else None
+            row[f"{m.name} std"] = float(np.std(v, ddof=1)) if len(v) > 1 else None
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -19,13 +19,13 @@ from mlflow.tracking import MlflowClient
 
 from ablate.tracking.tags import BOOKKEEPING, FINGERPRINT, IDENTITY, REF, REUSED, SUPERSEDED, SWEEP_KEY, legacy  # noqa: F401
 from ablate.tracking.tags import get as tag
-from ablate.tracking.uri import absolute_sqlite, artifact_location, resolve_uri  # noqa: F401 - also MLflow's env defaults
+from ablate.tracking.uri import absolute_sqlite, resolve_uri  # noqa: F401 - also MLflow's env defaults
 from ablate.util.launch_dir import unwritable
-from ablate.util.locks import held
 from ablate.util.redaction import redact, short_reason  # importing it also installs the log filter
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI: training runs, not GenAI
 PARENT_TAG = "mlflow.parentRunId"
+LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"  # the run's artifacts the UI shows as tables: [{"path", "type"}]
 
 
 def check_tracking(uri: str, timeout: float = 5.0) -> str | None:
@@ -175,6 +175,15 @@ class Tracker:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
+    def log_table(self, run_id: str, table, name: str) -> None:
+        """A pandas table the UI shows as one (MLflow's table artifact: JSON, orient split), replaced
+        on a rerun: MlflowClient.log_table appends to an existing file."""
+        self.log_text(run_id, table.to_json(orient="split", index=False, date_format="iso"), name)
+        logged = json.loads(self.run(run_id)["tags"].get(LOGGED_ARTIFACTS, "[]"))
+        entry = {"path": name, "type": "table"}
+        if entry not in logged:
+            self.set_tags(run_id, {LOGGED_ARTIFACTS: json.dumps([*logged, entry])})
+
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, redact(text), name)
 
@@ -286,12 +295,3 @@ def _as_dict(run) -> dict[str, Any]:
         "metrics": dict(run.data.metrics),
         "tags": dict(run.data.tags),
     }
-
-
-def open_experiment(uri: str | None, experiment: str, artifact_dir: str, launch_dir: Path) -> tuple[Tracker, str]:
-    """The tracker and experiment id of a study, the store and experiment created if missing."""
-    uri = resolve_uri(uri, launch_dir)
-    local = uri.startswith("sqlite:///")  # two commands started together: one creates the tables
-    with held(Path(uri[len("sqlite:///") :] + ".lock")) if local else contextlib.nullcontext():
-        tracker = Tracker(uri)
-        return tracker, tracker.experiment(experiment, artifact_location(uri, artifact_dir, launch_dir, experiment))

@@ -6,7 +6,8 @@ tag, `mlflow.sharedViewState.<key>`, and opened by `?viewStateShareKey=<key>` (t
 "share view" writes these). A sweep writes one, keyed by its parent run, so its links open on its
 runs alone, with its factors and key metrics as columns, best first, and charts that compare the
 arms: parallel coordinates from the factors to the headline metric, a bar per key metric and the
-eval-loss curves. Plain data here; the tracker stores it.
+eval-loss curves, grouped by arm (the factors' params): a row per arm, its average (a line chart
+adds the arm's min-max band). Plain data here; the tracker stores it.
 """
 
 from __future__ import annotations
@@ -51,4 +52,13 @@ def view_state(run_ids: list[str], parent_id: str, factors: list[str], metrics: 
         ],
         "compareRunCharts": charts,
         "isAccordionReordered": True,  # keep this section first
+        # one row per arm (its factors' values), its runs folded in; the charts draw each arm's
+        # average, a line chart with the arm's min-max band
+        "groupBy": {
+            "aggregateFunction": "average",
+            "groupByKeys": [{"mode": "param", "groupByData": f} for f in factors],
+        }
+        if factors
+        else None,
+        "useGroupedValuesInCharts": True,
     }
