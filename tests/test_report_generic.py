@@ -88,7 +88,8 @@ def test_generic_grid_gets_the_same_tables_and_effects(store, tmp_path):
 def test_three_level_factor_gets_pairwise_comparisons():
     import pandas as pd
 
-    from ablate.report.effects import effects, grid
+    from ablate.report.designs import estimate
+    from ablate.report.effects import grid
 
     rows = pd.DataFrame(
         [
@@ -99,7 +100,7 @@ def test_three_level_factor_gets_pairwise_comparisons():
     )
     g = grid(rows, ["trainer.lr"])
     assert g.levels["trainer.lr"] == ["1e-3", "3e-3", "0.01"]  # by value, not as text
-    found = effects(g, ["loss"])
+    found = estimate(g, ["loss"], None, None)  # no design recorded: every pair of levels
     assert [e.label for e in found] == [
         "trainer.lr: 3e-3 − 1e-3",
         "trainer.lr: 0.01 − 1e-3",

@@ -183,15 +183,6 @@ def interaction(g: Grid, metric: str, a: str, b: str) -> Test:
     return contrast(weights, samples)
 
 
-def effects(g: Grid, metrics: list[str], baseline: dict[str, float] | None = None) -> list[Effect]:
-    """Every effect of every metric on a full grid (each pair of levels compared: no declared
-    reference level); a metric with a raw-pixel score (purity) also compares each cell with it."""
-    out: list[Effect] = []
-    for metric in metrics:
-        out += adjust(family(g, metric) + baseline_effects(g, metric, baseline))
-    return out
-
-
 def family(g: Grid, metric: str, apart: frozenset[str] = frozenset()) -> list[Effect]:
     """A full grid's effects of one metric: main effects (each pair of levels) of the factors not
     `apart` (compared with a reference level instead: ablate/report/designs.py), interactions and
