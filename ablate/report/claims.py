@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from ablate.config.claims import Claim, Deciding, Reference, same_level
 from ablate.config.design import Arms, why_not
 from ablate.config.metrics import Registry
-from ablate.report.effects import Effect, Grid, cells_of
+from ablate.report.effects import Effect, Grid, cells_of, match
 from ablate.report.references import Lookup
 from ablate.report.sequential import DECIDED, INCONCLUSIVE, NO_EFFECT, PROVISIONAL, Decision, Family, combine, decide
 from ablate.report.tables import fmt_p, signed
@@ -67,7 +67,7 @@ class Judged:
 
 def _level(g: Grid, factor: str, declared: object) -> str | None:
     """The grid's level (as logged) that a declared level names."""
-    return next((v for v in g.levels.get(factor, []) if same_level(declared, v)), None)
+    return match(g.levels.get(factor, []), declared)
 
 
 def testable(claim: Claim, g: Grid, arms: Arms | None = None) -> bool:

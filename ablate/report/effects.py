@@ -83,9 +83,15 @@ class Grid:
         return [c for c in self.cells if all(c.values[k] == v for k, v in given.items())]
 
 
+def match(levels: list[str], declared: object) -> str | None:
+    """The level as the runs logged it ('True') of a level as a command or a claim gives it ('true')."""
+    return next((v for v in levels if same_level(declared, v)), None)
+
+
 def logged(levels: list[str], level: str) -> str:
-    """The level as the runs logged it ('True') of a level as the command gave it ('true')."""
-    return next((v for v in levels if same_level(level, v)), level)
+    """match, or the level as given where no run logged it (every run of it failed early)."""
+    found = match(levels, level)
+    return level if found is None else found
 
 
 def grid(rows: pd.DataFrame, factors: list[str], arms: Arms | None = None) -> Grid:

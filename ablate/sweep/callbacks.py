@@ -49,7 +49,7 @@ ENV_KEYS = (ENV_URI, ENV_PARENT, ENV_EXPERIMENT, ENV_PRECISION)
 ARMS_TABLE = "arms.json"  # the parent run's per-arm table (the UI shows it as a table)
 
 
-def sweep_key(config: DictConfig) -> str:
+def sweep_key(config: DictConfig, arms: Arms | None) -> str:
     """What makes two commands the same sweep: the experiment, the code and every override that
     can change which runs exist or what they compute (not where output goes or how it is shown,
     not the launcher; a search's sweeper settings count)."""
@@ -64,7 +64,7 @@ def sweep_key(config: DictConfig) -> str:
         if (key.startswith("hydra") and not searched) or (neutral(key) and not design):
             continue
         kept.append(o.input_line)
-    arms = design_of_sweep(config)  # by its arms: design=fractional and its explicit p are the same sweep
+    # a design by its arms (design_of_sweep): design=fractional and its explicit p are the same sweep
     identity = arms.summary() if arms is not None and arms.name != "full" else ""
     text = json.dumps([config.tracking.experiment, code_version(), sorted(kept)] + ([identity] if identity else []))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -120,19 +120,20 @@ class AblateCallback(Callback):
         uri = self.tracker.uri
         # runs left RUNNING by a killed sweep are closed as KILLED before anything new starts
         mark_orphans(self.tracker, self.experiment, socket.gethostname())
-        self.parent = self._parent(config)
+        arms = design_of_sweep(config)
+        self.parent = self._parent(config, arms)
         # the claims the report judges, kept with the parent (a rerun with reworded claims rewrites them)
-        self.tracker.log_text(self.parent, study_json(config, design_of_sweep(config)), STUDY)
+        self.tracker.log_text(self.parent, study_json(config, arms), STUDY)
         env = {ENV_URI: uri, ENV_PARENT: self.parent, ENV_EXPERIMENT: self.experiment}
         env[ENV_PRECISION] = json.dumps(sweep_precisions())  # trainer.precision=auto, once for the sweep
         os.environ.update(env)
         forward_env(config, env)
 
-    def _parent(self, config: DictConfig) -> str:
+    def _parent(self, config: DictConfig, arms: Arms | None) -> str:
         """The sweep's parent run: the one an earlier run of the same command (and code) made,
         reopened, so a rerun continues it; else a new one."""
         alive = alive_tags()
-        key = sweep_key(config)
+        key = sweep_key(config, arms)
         earlier = self.tracker.search(self.experiment, tags={"ablate.kind": "sweep", SWEEP_KEY: key})
         earlier = [r for r in earlier if r["status"] != "RUNNING"]  # a live copy of the command keeps its own
         if earlier:
@@ -147,7 +148,6 @@ class AblateCallback(Callback):
             SWEEP_KEY: key,
             **alive,
         }
-        arms = design_of_sweep(config)
         if arms is not None:
             tags[DESIGN] = arms.summary()
         parent = self.tracker.start(self.experiment, f"{config.tracking.experiment}-{stamp}", tags=tags)
