@@ -121,18 +121,11 @@ def fractional(g: Grid, metric: str, arms: Arms) -> list[Effect]:
         found.append(Effect(metric, "main", f, low, high, test=compare(g, metric, f, low, high, {}), aliases=aliases))
     if (arms.resolution or 0) < 4:
         return found  # resolution III: two-factor interactions are confounded with main effects
-    done: set[str] = set()
-    for i, a in enumerate(arms.keys):
-        for b in arms.keys[i + 1 :]:
-            word = arms.letter(a) + arms.letter(b)
-            if word in done:
-                continue
-            aliases = arms.aliases(word)
-            done.update(aliases)
-            test = interaction(g, metric, a, b)
-            found.append(
-                Effect(metric, "interaction", a, *g.levels[a], other=b, test=test, aliases=words_text(arms, aliases))
-            )
+    for word in _pairs(arms):
+        a, b = arms.key_of(word[0]), arms.key_of(word[1])
+        aliases = words_text(arms, arms.aliases(word))
+        test = interaction(g, metric, a, b)
+        found.append(Effect(metric, "interaction", a, *g.levels[a], other=b, test=test, aliases=aliases))
     return found
 
 

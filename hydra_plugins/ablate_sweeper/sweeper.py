@@ -38,31 +38,28 @@ ConfigStore.instance().store(group="hydra/sweeper", name="ablate", node=AblateSw
 
 
 class AblateSweeper(BasicSweeper):
-    def sweep(self, arguments: list[str]) -> Any:
-        assert self.config is not None and self.launcher is not None and self.hydra_context is not None
+    def split_arguments(self, overrides: list, max_batch_size: int | None) -> list[list[list[str]]]:
+        """The jobs in batches, as the basic sweeper's (whose loop launches them): its own grid for
+        design=full, else the design's arms crossed with the other swept keys (ablate/sweep/design.py)."""
         arms = OmegaConf.select(self.config, "design") or {"name": "full"}
-        auto = OmegaConf.select(self.config, "replicates") == "auto"
-        if not auto and arms["name"] == "full":
-            return super().sweep(arguments)
+        if arms["name"] == "full":
+            return BasicSweeper.split_arguments(overrides, max_batch_size)
         from ablate.sweep.design import jobs
 
+        grid = jobs(overrides, arms["name"], arms.get("p"), arms.get("resolution"))
+        size = max_batch_size or len(grid)
+        return [grid[index : index + size] for index in range(0, len(grid), size)]
+
+    def sweep(self, arguments: list[str]) -> Any:
+        assert self.config is not None and self.launcher is not None and self.hydra_context is not None
+        if OmegaConf.select(self.config, "replicates") != "auto":
+            return super().sweep(arguments)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        parsed = parser.parse_overrides([*self._parse_config(), *arguments])
-        grid = jobs(parsed, arms["name"], arms.get("p"), arms.get("resolution"))
+        grid = self.split_arguments(parser.parse_overrides([*self._parse_config(), *arguments]), None)[0]
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        if auto:
-            return self._rounds(grid)
-        returns, size = [], self.max_batch_size or len(grid)
-        for index in range(0, len(grid), size):
-            batch = grid[index : index + size]
-            self.validate_batch_is_legal(batch)
-            results = self.launcher.launch(batch, initial_job_idx=index)
-            for r in results:  # as the basic sweeper: a job's exception stops the sweep here
-                _ = r.return_value
-            returns.append(results)
-        return returns
+        return self._rounds(grid)
 
     def _rounds(self, grid: list[list[str]]) -> Any:
         """replicates=auto: each cell first at sequential.min seeds, then topped up where claims are open."""
