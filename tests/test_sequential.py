@@ -66,7 +66,7 @@ def test_family_wise_error_rate_holds_over_rounds_and_claims(name: str, scenario
 
 @pytest.mark.slow
 def test_the_baseline_comparison_is_not_robust_to_heavy_skew() -> None:
-    """What the bound does not cover, measured so that it is known (README, "Verdicts")."""
+    """What the bound does not cover, measured so that it is known (docs/statistics.md)."""
     rate = error_rate(Scenario(noise="lognormal_heavy"), DESIGN, 1000, seed=1)
     print(f"lognormal seeds (skewness 6.2), null, with the one-sample baseline: {rate:.3f}")
     assert rate > BOUND

@@ -61,7 +61,7 @@ def test_the_printed_links_show_the_four_arms_their_factors_and_purity_first(abl
         text = render(url, launch_dir / "compare.png")
         client = MlflowClient(uri)
         runs = [client.get_run(r) for r in json.loads(unquote(url.split("runs=")[1].split("&")[0]))]
-        table = render(printed(out, "this sweep's runs, key columns first"))
+        table = render(printed(out, "this sweep's runs, key columns first"), launch_dir / "table.png")
         charts_dom = dom(printed(out, "this sweep's charts"), launch_dir / "charts.png")
         charts = text_of(charts_dom)
         best = max(runs, key=lambda r: r.data.metrics["purity_mean"])
@@ -85,6 +85,10 @@ def test_the_printed_links_show_the_four_arms_their_factors_and_purity_first(abl
     # the shared view: the sweep's four runs (no parent), grouped by arm (its factors' params, a row
     # each with the arm's average), factors and key metrics as columns, best first
     assert "4 matching runs" in table, table[:2000]
+    # opened as model training, not in the UI's GenAI mode (whose side bar lists judges and prompts)
+    for genai in ("Judges", "Prompts", "Agent versions"):
+        assert genai not in table and genai not in text, (genai, table[:1500])
+    assert "Model registry" in table, table[:1500]
     assert "Group by: model.skip +1" in table and "(average)" in table, table[:2000]
     for arm in ARMS:
         skip, bottleneck = (part.split("=")[1] for part in arm.split())

@@ -14,7 +14,7 @@ pack's side of the job (its checkpoint, its members' callbacks) is ablate/job/pa
 
 What differs from one at a time: float rounding (the same sums in another order), so a replicate's
 numbers can differ with the pack size in the last digits, far below the spread between seeds
-(README, "Replicates"). A replicate whose loss goes non-finite is masked: its slice keeps its
+(docs/concepts/replicates.md). A replicate whose loss goes non-finite is masked: its slice keeps its
 place (the others' numbers stay as they were), its run is marked FAILED and it is no longer logged.
 A model that cannot be vectorized (random ops in forward, an op vmap lacks) trains its replicates
 one after another, with one line saying why. With trainer.stop=converged each replicate stops at

@@ -21,7 +21,7 @@ from ablate.data import ImageSet
 # sweeper's study names leave them out too)
 NEUTRAL = ("data.root", "data.download", "trainer.progress", "trainer.threads", "trainer.device", "trainer.checkpoint")
 # a replicate's numbers are its seed's (it is fingerprinted with its own seed), whatever the number
-# of replicates beside it or how many trained at once (float-level differences aside: README)
+# of replicates beside it or how many trained at once (float-level differences aside: docs/concepts/replicates.md)
 NEUTRAL += ("replicates", "trainer.pack")
 # the precision that trained counts (trainer.resolved_precision, ablate/job/precision.py), not how it
 # was asked for: trainer.precision=auto that resolved to bf16 reuses a trainer.precision=bf16 run

@@ -48,6 +48,9 @@ def artifact_location(uri: str, artifact_dir: str, launch_dir: Path, experiment:
     return None
 
 
+WORKFLOW = "machine_learning"  # the UI's "Model training" mode
+
+
 def ui_links(uri: str, experiment_id: str, run_ids: list[str], view_key: str) -> dict[str, str]:
     """Links into the MLflow UI: the runs side by side (compare view), and the runs table and its
     charts opened on the sweep's shared view (`view_key`, see ablate.tracking.ui_view)."""
@@ -56,8 +59,14 @@ def ui_links(uri: str, experiment_id: str, run_ids: list[str], view_key: str) ->
         parts = urlsplit(uri)
         base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/"), "", ""))
     ids = json.dumps(run_ids, separators=(",", ":"))
-    links = {"compare": f"{base}/#/compare-runs?runs={quote(ids)}&experiments={quote(json.dumps([experiment_id]))}"}
+    # MLflow 3's UI opens in its GenAI mode (traces, judges, prompts) unless the link or the
+    # browser's last choice says otherwise; the experiment's `mlflow.experimentKind` tag is read
+    # only where the UI has no such toggle. A sweep's runs are model training.
+    kind = f"workflowType={WORKFLOW}"
+    experiments = quote(json.dumps([experiment_id]))
+    links = {"compare": f"{base}/#/compare-runs?runs={quote(ids)}&experiments={experiments}&{kind}"}
     for mode in ("table", "charts"):
         shown = "TABLE" if mode == "table" else "CHART"
-        links[mode] = f"{base}/#/experiments/{experiment_id}/runs?viewStateShareKey={view_key}&compareRunsMode={shown}"
+        view = f"viewStateShareKey={view_key}&compareRunsMode={shown}"
+        links[mode] = f"{base}/#/experiments/{experiment_id}/runs?{view}&{kind}"
     return links
