@@ -72,7 +72,17 @@ def data_hash(*sets: ImageSet, sample: int = 2048) -> str:
     return h.hexdigest()[:16]
 
 
+# Under trainer.stop=converged the ceiling decides only where a replicate may stop, not what it
+# computes on the way: one that converged at epoch k trained exactly the same epochs under any
+# ceiling of k or more. So the ceiling is left out of its fingerprint, and a finished run is its
+# result under a new ceiling only where its `ablate.stop` line allows (stopping.reusable): raising
+# the ceiling, as a report with unconverged arms suggests, retrains only what had not converged.
+CEILING = "trainer.epochs"
+
+
 def fingerprint(flat_config: dict[str, Any], code: str, data: str) -> str:
     kept = {k: v for k, v in flat_config.items() if not neutral(k)}
+    if str(flat_config.get("trainer.stop")) == "converged":
+        kept.pop(CEILING, None)
     blob = json.dumps({"config": kept, "code": code, "data": data}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]

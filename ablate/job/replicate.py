@@ -119,7 +119,10 @@ class Replicate:
         if enabled:  # one owner per replicate: the same sweep started twice trains it once (the other waits)
             wait = lambda: print(f"{self.name}: another process trains it; waiting", flush=True)  # noqa: E731
             self.lock = locks.acquire(checkpoints / "claims" / f"{fp}.lock", wait)
-        self.plan = resume.plan(self.tracker, job.experiment, job.parent, fp, checkpoints, enabled, self.identity)
+        ceiling = stopping.ceiling(self.conf.trainer)
+        self.plan = resume.plan(
+            self.tracker, job.experiment, job.parent, fp, checkpoints, enabled, self.identity, ceiling=ceiling
+        )
         if self.plan.action == "skip":  # the finished run is the result: nothing new in the store
             locks.release(self.lock)
             self.run_id, self.ended = self.plan.source, True

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ablate.engine import checkpoint
+from ablate.job.stopping import STOP, reusable
 from ablate.tracking.store import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, Tracker
 from ablate.tracking.tags import HEARTBEAT, HOST, PID
 from ablate.tracking.tags import get as tag
@@ -51,14 +52,16 @@ def plan(
     enabled: bool,
     identity: dict[str, str] | None = None,
     look_only: bool = False,
+    ceiling: int | None = None,
 ) -> Plan:
     """`parent`: the sweep's parent run (None for a single run); `identity`: the tags that name
-    the replicate within its sweep (its overrides and seed)."""
+    the replicate within its sweep (its overrides and seed); `ceiling`: under trainer.stop=converged,
+    the ceiling a finished run must suit (stopping.reusable)."""
     folder = checkpoints / fingerprint
     if not enabled:
         return Plan("run", folder)
     same = tracker.search(experiment_id, tags={FINGERPRINT: fingerprint})[::-1]  # newest first
-    finished = [r for r in same if r["status"] == "FINISHED"]
+    finished = [r for r in same if r["status"] == "FINISHED" and reusable(tag(r["tags"], STOP), ceiling)]
     if finished:
         mine = [r for r in finished if r["tags"].get(PARENT_TAG) == parent]  # this sweep's own, if any
         found = (mine or finished)[0]
@@ -71,7 +74,9 @@ def plan(
             offline.source = None
         return offline
     stale = stale_runs(tracker, experiment_id, parent, identity)
-    stale = stale or [r for r in same if r["tags"].get(PARENT_TAG) == parent and r["status"] != "RUNNING"]
+    # a finished run is never trained again: one that does not suit this ceiling stays as it is
+    unfinished = [r for r in same if r["status"] not in ("RUNNING", "FINISHED")]
+    stale = stale or [r for r in unfinished if r["tags"].get(PARENT_TAG) == parent]
     return Plan("run", folder, source=stale[0]["run_id"] if stale else None)
 
 

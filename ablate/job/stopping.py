@@ -17,6 +17,7 @@ from its `on_stop` while the others train on, or once the pack ends).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,25 @@ def stop_line(trainer: TrainerConfig, stopped_at: int | None) -> str:
     if stopped_at is not None:
         return f"converged at epoch {stopped_at} ({rule.describe()})"
     return f"ceiling: trainer.epochs={trainer.epochs} reached before converging"
+
+
+def ceiling(trainer: TrainerConfig) -> int | None:
+    """The ceiling a finished run must suit to be reused (None: trainer.stop=epochs, whose
+    fingerprint holds its epochs)."""
+    return None if stop_rule(trainer) is None else trainer.epochs
+
+
+def reusable(line: str | None, ceiling: int | None) -> bool:
+    """Whether a finished run whose `ablate.stop` tag reads `line` is a replicate's result under
+    `ceiling`: one that converged at epoch k, under a ceiling of k or more; one that reached its
+    ceiling, under that same ceiling only (under a higher one it would have trained on)."""
+    if ceiling is None:
+        return True
+    converged = re.match(r"converged at epoch (\d+) ", line or "")
+    if converged:
+        return int(converged.group(1)) <= ceiling
+    reached = re.match(r"ceiling: trainer\.epochs=(\d+) ", line or "")
+    return reached is not None and int(reached.group(1)) == ceiling
 
 
 def training_metrics(model: nn.Module, history: History, seconds: float, device: torch.device) -> dict[str, float]:

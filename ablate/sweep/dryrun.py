@@ -9,7 +9,7 @@ from pathlib import Path
 from ablate.config import flatten, to_object
 from ablate.config.root import AUTO
 from ablate.engine.setup import resolve_device
-from ablate.job import resume
+from ablate.job import resume, stopping
 from ablate.job.components import as_dict, data_spec, load_split
 from ablate.job.fingerprint import code_version, data_hash, fingerprint
 from ablate.job.precision import RESOLVED, job_precision
@@ -58,7 +58,11 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
     for seed in seeds:
         fp = fingerprint({**settings, "seed": seed}, code_version(), data)
         if found:
-            plans.append(resume.plan(tracker, found, None, fp, checkpoints, conf.tracking.resume, look_only=True))
+            ceiling = stopping.ceiling(conf.trainer)
+            plan = resume.plan(
+                tracker, found, None, fp, checkpoints, conf.tracking.resume, look_only=True, ceiling=ceiling
+            )
+            plans.append(plan)
         else:
             plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True))
     return plans

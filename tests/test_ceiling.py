@@ -1,0 +1,67 @@
+"""Raising a ceiling retrains only what had not converged.
+
+Under `trainer.stop=converged` a replicate that converged at epoch k trained the same epochs under
+any ceiling of k or more, so `trainer.epochs` is not part of its fingerprint: the same command with
+another ceiling reuses each finished run that suits it (converged at k <= the new ceiling; or
+stopped by the very same ceiling) and trains the others, as a report with unconverged arms
+suggests."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from mlflow.tracking import MlflowClient
+
+from ablate.job.stopping import reusable
+
+RULE = "(the last 1 epochs improve the best eval loss by at most 10% of its descent since epoch 1)"
+
+
+@given(k=st.integers(1, 10_000), ceiling=st.integers(1, 10_000))
+def test_a_converged_run_suits_every_ceiling_from_its_stop_and_a_capped_one_only_its_own(k, ceiling):
+    assert reusable(f"converged at epoch {k} {RULE}", ceiling) == (k <= ceiling)
+    assert reusable(f"ceiling: trainer.epochs={k} reached before converging", ceiling) == (k == ceiling)
+    assert reusable(f"converged at epoch {k} {RULE}", None)  # trainer.stop=epochs: the fingerprint decides
+    assert not reusable(None, ceiling) and not reusable("trainer.stop=epochs", ceiling)
+
+
+# seeds 0, 1, 2 stop at epochs 7, 6, 9 under these settings (tests/test_stop.py); the test reads the
+# stops from the runs, and only needs some below the lower ceiling and some above it
+ARGS = ["data.limit=300", "trainer.batch_size=32", "trainer.progress=false", "eval.kmeans_seeds=2",
+        "eval.n_init=1", "trainer.snapshots=2", "replicates=3", "trainer.pack=1", "hydra/job_logging=disabled",
+        "trainer.stop=converged", "trainer.patience=1", "trainer.min_delta=0.1", "trainer.threads=1"]  # fmt: skip
+
+
+def _runs(client: MlflowClient) -> list:
+    return client.search_runs([client.get_experiment_by_name("ablate").experiment_id])
+
+
+@pytest.mark.slow  # three runs of three replicates, up to 10 epochs each (~40 s)
+def test_a_lower_then_a_higher_ceiling_reuse_every_run_that_suits_them(ablate_cli, launch_dir):
+    code, _, err = ablate_cli(*ARGS, "trainer.epochs=10")
+    assert code == 0, err
+    client = MlflowClient(f"sqlite:///{launch_dir / 'mlflow.db'}")
+    first = {r.data.params["seed"]: r for r in _runs(client)}
+    stops = {seed: int(r.data.metrics["stop_epoch"]) for seed, r in first.items()}
+    assert all(r.data.tags["ablate.stop"].startswith("converged at epoch") for r in first.values()), stops
+    lower = 8
+    assert min(stops.values()) <= lower < max(stops.values()), stops  # some suit the lower ceiling, some not
+
+    code, out, err = ablate_cli(*ARGS, f"trainer.epochs={lower}")
+    assert code == 0, err
+    after = _runs(client)
+    new = [r for r in after if r.info.run_id not in {f.info.run_id for f in first.values()}]
+    # only the replicates that converged after the lower ceiling trained again, and stopped at it
+    assert sorted(r.data.params["seed"] for r in new) == sorted(s for s, k in stops.items() if k > lower), out
+    for run in new:
+        assert run.data.tags["ablate.stop"] == f"ceiling: trainer.epochs={lower} reached before converging"
+        assert run.data.metrics["stop_epoch"] == lower
+    reused = [s for s, k in stops.items() if k <= lower]
+    assert all(first[s].info.run_id in out for s in reused), out  # "skipped: reusing runs ..."
+
+    # a higher ceiling than the first: every replicate had converged below it, nothing trains
+    code, out, err = ablate_cli(*ARGS, "trainer.epochs=12")
+    assert code == 0, err
+    assert len(_runs(client)) == len(after), out
+    assert all(first[s].info.run_id in out for s in stops), out
