@@ -65,3 +65,32 @@ def test_a_lower_then_a_higher_ceiling_reuse_every_run_that_suits_them(ablate_cl
     assert code == 0, err
     assert len(_runs(client)) == len(after), out
     assert all(first[s].info.run_id in out for s in stops), out
+
+
+def test_the_ceiling_leaves_the_fingerprint_only_under_converged_and_never_the_checkpoint_folder(tmp_path):
+    from ablate.job.fingerprint import fingerprint
+    from ablate.job.resume import folder_of
+
+    def fp(stop: str, epochs: int) -> str:
+        return fingerprint({"trainer.stop": stop, "trainer.epochs": epochs, "seed": 0}, "code", "data")
+
+    assert fp("converged", 100) == fp("converged", 200)  # a converged replicate: the same run
+    assert fp("epochs", 4) != fp("epochs", 8)  # trainer.stop=epochs trains to its epochs
+    # a killed run resumes only under the ceiling it trained for
+    assert folder_of(tmp_path, fp("converged", 100), 100) != folder_of(tmp_path, fp("converged", 100), 200)
+    assert folder_of(tmp_path, fp("epochs", 4), None) == tmp_path / fp("epochs", 4)
+
+
+def test_the_speed_metrics_of_converged_runs_are_censored_at_one_ceiling():
+    from ablate.report.collect import _converged_ceiling
+
+    runs = [{"params": {"trainer.stop": "converged", "trainer.epochs": e}} for e in ("100", "200")]
+    assert _converged_ceiling([*runs, {"params": {"trainer.stop": "epochs", "trainer.epochs": "500"}}]) == 200
+
+
+def test_sweeping_the_ceiling_under_converged_is_refused(ablate_cli, launch_dir):
+    code, out, err = ablate_cli("-m", "trainer.epochs=10,12", *ARGS)
+    assert code == 2 and err.strip().count("\n") == 0, err
+    assert err.startswith("error: trainer.epochs=10,12 with trainer.stop=converged: the ceiling is no factor"), err
+    assert "(allowed: one trainer.epochs; trainer.stop=epochs to compare training lengths)" in err
+    assert not (launch_dir / "mlflow.db").exists()

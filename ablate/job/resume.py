@@ -28,6 +28,7 @@ from ablate.tracking.store import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, T
 from ablate.tracking.tags import HEARTBEAT, HOST, PID
 from ablate.tracking.tags import get as tag
 
+BUSY = ("RUNNING", "FINISHED")  # a checkpoint's owner run in these states is not resumed
 STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
 
 
@@ -57,7 +58,7 @@ def plan(
     """`parent`: the sweep's parent run (None for a single run); `identity`: the tags that name
     the replicate within its sweep (its overrides and seed); `ceiling`: under trainer.stop=converged,
     the ceiling a finished run must suit (stopping.reusable)."""
-    folder = checkpoints / fingerprint
+    folder = folder_of(checkpoints, fingerprint, ceiling)
     if not enabled:
         return Plan("run", folder)
     same = tracker.search(experiment_id, tags={FINGERPRINT: fingerprint})[::-1]  # newest first
@@ -66,10 +67,11 @@ def plan(
         mine = [r for r in finished if r["tags"].get(PARENT_TAG) == parent]  # this sweep's own, if any
         found = (mine or finished)[0]
         return Plan("skip", folder, source=tag(found["tags"], REUSED, found["run_id"]))
-    offline = plan_offline(fingerprint, checkpoints, enabled, look_only)
+    offline = plan_offline(fingerprint, checkpoints, enabled, look_only, ceiling)
     if offline.action == "resume":
         owner = tracker.find_run(offline.source)
-        usable = owner is not None and owner["experiment_id"] == experiment_id and owner["status"] != "RUNNING"
+        # never into a run in use, nor into a finished one (another command's result stays as it is)
+        usable = owner is not None and owner["experiment_id"] == experiment_id and owner["status"] not in BUSY
         if not usable:  # the checkpoint outlived its run, belongs to another experiment, or is in use
             offline.source = None
         return offline
@@ -90,9 +92,19 @@ def stale_runs(tracker: Tracker, experiment_id: str, parent: str | None, identit
     return [r for r in runs if r["status"] not in ("FINISHED", "RUNNING") and tag(r["tags"], SUPERSEDED) is None]
 
 
-def plan_offline(fingerprint: str, checkpoints: Path, enabled: bool, look_only: bool = False) -> Plan:
+def folder_of(checkpoints: Path, fingerprint: str, ceiling: int | None = None) -> Path:
+    """A replicate's checkpoint folder. Under trainer.stop=converged it is also its ceiling's: a
+    finished run is reused across ceilings by its fingerprint (stopping.reusable), but a killed one
+    resumes only under the ceiling it trained for (continued under another, it would keep the old
+    ceiling's param, or resume past the new one)."""
+    return checkpoints / (fingerprint if ceiling is None else f"{fingerprint}-ceiling{ceiling}")
+
+
+def plan_offline(
+    fingerprint: str, checkpoints: Path, enabled: bool, look_only: bool = False, ceiling: int | None = None
+) -> Plan:
     """The plan from the checkpoint folder alone (also when there is no tracking store yet)."""
-    folder = checkpoints / fingerprint
+    folder = folder_of(checkpoints, fingerprint, ceiling)
     owner = folder / "run.json"
     if enabled and (folder / "last.pt").exists() and owner.exists():
         state = checkpoint.load(folder / "last.pt", set_aside=not look_only)

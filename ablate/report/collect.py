@@ -149,6 +149,18 @@ def _speed(row: dict, losses: list[float], ceiling: int, speed: SpeedConfig) -> 
         row[TO_LOSS] = epochs_to_loss(losses, speed.threshold, ceiling)
 
 
+def _converged_ceiling(children: list[dict]) -> int:
+    """The one ceiling the speed metrics of the sweep's trainer.stop=converged runs are censored at:
+    the highest they had. A run reused from a lower ceiling (it converged below it, and is the same
+    run under this one) would otherwise count "never reached the threshold" as its own ceiling + 1."""
+    ceilings = [
+        int(float(c["params"]["trainer.epochs"]))
+        for c in children
+        if c["params"].get("trainer.stop") == "converged" and "trainer.epochs" in c["params"]
+    ]
+    return max(ceilings, default=0)
+
+
 def collect(tracker: Tracker, parent_id: str) -> Study:
     parent = tracker.run(parent_id)
     children = tracker.members(parent["experiment_id"], parent_id)
@@ -160,6 +172,7 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
     keys = [*factors, REPLICATE, *GROUPS]
     rows, guessed, curves = [], {k: [] for k in keys}, {}
     claims, references, speed, arms = study_claims(tracker, parent)
+    converged = _converged_ceiling(children)
     for child in children:
         run_id = child["run_id"]
         row = {
@@ -183,7 +196,7 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
             losses = [v for _, v in curves[run_id]["eval_loss"]]
             row[EARLY] = losses[0]
             ceiling = int(float(child["params"].get("trainer.epochs", len(losses))))
-            _speed(row, losses, ceiling, speed)
+            _speed(row, losses, converged if child["params"].get("trainer.stop") == "converged" else ceiling, speed)
         rows.append(row)
     for column in keys:
         _fill(rows, column, guessed[column])

@@ -64,7 +64,8 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
             )
             plans.append(plan)
         else:
-            plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True))
+            ceiling = stopping.ceiling(conf.trainer)
+            plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True, ceiling=ceiling))
     return plans
 
 

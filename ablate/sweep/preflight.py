@@ -32,7 +32,7 @@ from ablate.sweep import design
 from ablate.sweep.bools import check_bools
 from ablate.sweep.errors import failing_key, one_line
 from ablate.sweep.rounds import check_rounds, check_single
-from ablate.sweep.seeds import check_seeds
+from ablate.sweep.seeds import check_ceilings, check_seeds
 from ablate.sweep.study import check_claims, parse_study
 from ablate.tracking.store import check_tracking, resolve_uri
 from ablate.util.launch_dir import check_folders
@@ -179,6 +179,7 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
     if all(job.reason for job in jobs):
         raise ConfigError(jobs[0].reason)
     check_seeds(jobs)
+    check_ceilings(jobs)
     check_eval_sizes(jobs)
     for uri in dict.fromkeys(job.cfg.tracking.uri for job in jobs):
         reason = check_tracking(resolve_uri(uri, launch_dir or Path.cwd()))

@@ -6,7 +6,7 @@ from typing import Any
 
 from ablate.config import ConfigError, flatten
 from ablate.config.root import AUTO
-from ablate.job.fingerprint import neutral
+from ablate.job.fingerprint import CEILING, neutral
 
 
 def check_seeds(jobs: list[Any]) -> None:
@@ -28,3 +28,22 @@ def check_seeds(jobs: list[Any]) -> None:
                 f"seed=0,{count},{2 * count}; or one job with more replicates)"
             )
         taken[key].append((first, count))
+
+
+def check_ceilings(jobs: list[Any]) -> None:
+    """Under trainer.stop=converged the ceiling is no factor: a replicate that converges is the same
+    run under any ceiling it converges below (ablate/job/fingerprint.py), so arms that differ only
+    in trainer.epochs would share their runs."""
+    ceilings: dict[str, set[int]] = {}
+    for job in jobs:
+        flat = flatten(job.cfg)
+        if str(flat["trainer.stop"]) == "converged":
+            rest = {k: v for k, v in flat.items() if k != CEILING and not neutral(k)}
+            ceilings.setdefault(repr(sorted(rest.items())), set()).add(int(flat[CEILING]))
+    for found in ceilings.values():
+        if len(found) > 1:
+            raise ConfigError(
+                f"trainer.epochs={','.join(map(str, sorted(found)))} with trainer.stop=converged: the ceiling is no "
+                "factor, a replicate that converges is the same run under either (allowed: one trainer.epochs; "
+                "trainer.stop=epochs to compare training lengths)"
+            )
