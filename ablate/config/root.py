@@ -21,6 +21,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from ablate.config.checks import SEEDS, ConfigError, positive, within
 from ablate.config.design import DesignConfig
 from ablate.config.schemas import register_schemas
+from ablate.config.stop import CONVERGED, MIN_DELTA, PATIENCE, STOPS
 
 
 class Device(Enum):
@@ -44,10 +45,6 @@ MAX_EPOCHS, MAX_BATCH, MAX_SNAPSHOTS, MAX_THREADS, MAX_KMEANS = 100_000, 1 << 20
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
-# trainer.stop: run the ceiling out, or stop each replicate once converged (ablate/engine/convergence.py
-# has the rule), with its defaults
-STOPS = ("epochs", "converged")
-PATIENCE, MIN_DELTA = 10, 0.002
 
 
 @dataclass
@@ -83,7 +80,7 @@ class TrainerConfig:
             raise ConfigError(f"trainer.stop={self.stop} is not allowed (allowed: {', '.join(STOPS)})")
         within("trainer.patience", self.patience, 1, MAX_EPOCHS)
         within("trainer.min_delta", self.min_delta, 0, 1)
-        if self.stop == "converged" and self.epochs < self.patience + 1:
+        if self.stop == CONVERGED and self.epochs < self.patience + 1:
             raise ConfigError(
                 f"trainer.epochs={self.epochs} is not allowed with trainer.stop=converged and trainer.patience="
                 f"{self.patience}: the ceiling is below the shortest run the rule can stop (allowed: trainer.epochs "

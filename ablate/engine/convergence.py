@@ -32,7 +32,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ablate.config.root import MIN_DELTA, PATIENCE, TrainerConfig
+from ablate.config.root import TrainerConfig
+from ablate.config.stop import CONVERGED, MIN_DELTA, PATIENCE
 
 
 @dataclass(frozen=True)
@@ -67,4 +68,4 @@ class Rule:
 def stop_rule(trainer: TrainerConfig) -> Rule | None:
     """The rule that stops each replicate (`trainer.stop=converged`), or None (`trainer.stop=epochs`:
     every replicate trains to `trainer.epochs`)."""
-    return Rule(trainer.patience, trainer.min_delta) if trainer.stop == "converged" else None
+    return Rule(trainer.patience, trainer.min_delta) if trainer.stop == CONVERGED else None

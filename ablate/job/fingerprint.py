@@ -15,6 +15,7 @@ import torch
 
 from ablate import __version__
 from ablate.config.root import STUDY_KEYS
+from ablate.config.stop import CEILING, converges
 from ablate.data import ImageSet
 
 # keys that change where things go or how they are shown, never what is computed (the Optuna
@@ -77,12 +78,9 @@ def data_hash(*sets: ImageSet, sample: int = 2048) -> str:
 # ceiling of k or more. So the ceiling is left out of its fingerprint, and a finished run is its
 # result under a new ceiling only where its `ablate.stop` line allows (stopping.reusable): raising
 # the ceiling, as a report with unconverged arms suggests, retrains only what had not converged.
-CEILING = "trainer.epochs"
-
-
 def fingerprint(flat_config: dict[str, Any], code: str, data: str) -> str:
     kept = {k: v for k, v in flat_config.items() if not neutral(k)}
-    if str(flat_config.get("trainer.stop")) == "converged":
+    if converges(flat_config):
         kept.pop(CEILING, None)
     blob = json.dumps({"config": kept, "code": code, "data": data}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]

@@ -28,7 +28,7 @@ from ablate.tracking.store import FINGERPRINT, PARENT_TAG, REUSED, SUPERSEDED, T
 from ablate.tracking.tags import HEARTBEAT, HOST, PID
 from ablate.tracking.tags import get as tag
 
-BUSY = ("RUNNING", "FINISHED")  # a checkpoint's owner run in these states is not resumed
+BUSY = ("RUNNING", "FINISHED")  # a run in these states is never trained in again (in use, or a result)
 STALE_SECONDS = 30 * 60  # a RUNNING run on another host with no heartbeat for this long is dead
 
 
@@ -77,7 +77,7 @@ def plan(
         return offline
     stale = stale_runs(tracker, experiment_id, parent, identity)
     # a finished run is never trained again: one that does not suit this ceiling stays as it is
-    unfinished = [r for r in same if r["status"] not in ("RUNNING", "FINISHED")]
+    unfinished = [r for r in same if r["status"] not in BUSY]
     stale = stale or [r for r in unfinished if r["tags"].get(PARENT_TAG) == parent]
     return Plan("run", folder, source=stale[0]["run_id"] if stale else None)
 
@@ -89,7 +89,7 @@ def stale_runs(tracker: Tracker, experiment_id: str, parent: str | None, identit
     if not (parent and identity):
         return []
     runs = tracker.search(experiment_id, tags={PARENT_TAG: parent, **identity})[::-1]
-    return [r for r in runs if r["status"] not in ("FINISHED", "RUNNING") and tag(r["tags"], SUPERSEDED) is None]
+    return [r for r in runs if r["status"] not in BUSY and tag(r["tags"], SUPERSEDED) is None]
 
 
 def folder_of(checkpoints: Path, fingerprint: str, ceiling: int | None = None) -> Path:

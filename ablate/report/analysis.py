@@ -8,7 +8,7 @@ import pandas as pd
 
 from ablate.config.design import Arms
 from ablate.config.metrics import CLUSTERING, Registry
-from ablate.config.root import MIN_DELTA, PATIENCE
+from ablate.config.stop import MIN_DELTA, PATIENCE
 from ablate.engine.convergence import Rule
 from ablate.report import claims
 from ablate.report.collect import GROUPS, Study, natural

@@ -17,6 +17,7 @@ from ablate.config.claims import LEGACY_SET, Claim, Reference, load_set, parse_c
 from ablate.config.design import ARMS, Arms, from_dict
 from ablate.config.metrics import AUC, EARLY, TO_LOSS, Metric, Registry
 from ablate.config.root import SpeedConfig
+from ablate.config.stop import CEILING, converges
 from ablate.evaluate.speed import epochs_to_loss, loss_auc
 from ablate.report.sequential import Design
 from ablate.tasks.metrics import BUILTIN
@@ -153,11 +154,7 @@ def _converged_ceiling(children: list[dict]) -> int:
     """The one ceiling the speed metrics of the sweep's trainer.stop=converged runs are censored at:
     the highest they had. A run reused from a lower ceiling (it converged below it, and is the same
     run under this one) would otherwise count "never reached the threshold" as its own ceiling + 1."""
-    ceilings = [
-        int(float(c["params"]["trainer.epochs"]))
-        for c in children
-        if c["params"].get("trainer.stop") == "converged" and "trainer.epochs" in c["params"]
-    ]
+    ceilings = [int(float(c["params"][CEILING])) for c in children if converges(c["params"]) and CEILING in c["params"]]
     return max(ceilings, default=0)
 
 
@@ -195,8 +192,9 @@ def collect(tracker: Tracker, parent_id: str) -> Study:
         if curves[run_id].get("eval_loss") and child["status"] == "FINISHED":
             losses = [v for _, v in curves[run_id]["eval_loss"]]
             row[EARLY] = losses[0]
-            ceiling = int(float(child["params"].get("trainer.epochs", len(losses))))
-            _speed(row, losses, converged if child["params"].get("trainer.stop") == "converged" else ceiling, speed)
+            params = child["params"]
+            ceiling = converged if converges(params) else int(float(params.get(CEILING, len(losses))))
+            _speed(row, losses, ceiling, speed)
         rows.append(row)
     for column in keys:
         _fill(rows, column, guessed[column])

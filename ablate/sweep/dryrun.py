@@ -55,17 +55,16 @@ def _plans(conf, job: JobSpec, data: str, tracker: Tracker | None, found: str | 
     settings[RESOLVED] = _precision(conf)
     # replicates=auto: round 1's seeds (the later rounds depend on what round 1 finds)
     seeds = range(conf.seed, conf.seed + conf.sequential.min) if conf.replicates == AUTO else conf.seeds()
+    ceiling = stopping.ceiling(conf.trainer)
     for seed in seeds:
         fp = fingerprint({**settings, "seed": seed}, code_version(), data)
         if found:
-            ceiling = stopping.ceiling(conf.trainer)
             plan = resume.plan(
                 tracker, found, None, fp, checkpoints, conf.tracking.resume, look_only=True, ceiling=ceiling
             )
-            plans.append(plan)
         else:
-            ceiling = stopping.ceiling(conf.trainer)
-            plans.append(resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True, ceiling=ceiling))
+            plan = resume.plan_offline(fp, checkpoints, conf.tracking.resume, look_only=True, ceiling=ceiling)
+        plans.append(plan)
     return plans
 
 

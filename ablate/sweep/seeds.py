@@ -6,7 +6,8 @@ from typing import Any
 
 from ablate.config import ConfigError, flatten
 from ablate.config.root import AUTO
-from ablate.job.fingerprint import CEILING, neutral
+from ablate.config.stop import CEILING, converges
+from ablate.job.fingerprint import neutral
 
 
 def check_seeds(jobs: list[Any]) -> None:
@@ -37,7 +38,7 @@ def check_ceilings(jobs: list[Any]) -> None:
     ceilings: dict[str, set[int]] = {}
     for job in jobs:
         flat = flatten(job.cfg)
-        if str(flat["trainer.stop"]) == "converged":
+        if converges(flat):
             rest = {k: v for k, v in flat.items() if k != CEILING and not neutral(k)}
             ceilings.setdefault(repr(sorted(rest.items())), set()).add(int(flat[CEILING]))
     for found in ceilings.values():
