@@ -10,6 +10,12 @@ from ablate.config.stop import CEILING, converges
 from ablate.job.fingerprint import neutral
 
 
+def _all_but(flat: dict[str, Any], key: str) -> str:
+    """What a job computes, but `key`: its flat config's keys that change numbers (ablate/job/
+    fingerprint.py), as one comparable text."""
+    return repr(sorted((k, v) for k, v in flat.items() if k != key and not neutral(k)))
+
+
 def check_seeds(jobs: list[Any]) -> None:
     """Jobs that differ only in their seeds must not train the same seed twice: seed=0,1,2 with
     replicates=3 would train seeds 1 and 2 two and three times over."""
@@ -18,8 +24,7 @@ def check_seeds(jobs: list[Any]) -> None:
         flat = flatten(job.cfg)
         auto = flat["replicates"] == AUTO  # at most sequential.max seeds
         first, count = int(flat["seed"]), int(flat["sequential.max"] if auto else flat["replicates"])
-        rest = {k: v for k, v in flat.items() if k != "seed" and not neutral(k)}
-        key = repr(sorted(rest.items()))
+        key = _all_but(flat, "seed")
         for other, n in taken.setdefault(key, []):
             if not (other < first + count and first < other + n):
                 continue
@@ -39,8 +44,7 @@ def check_ceilings(jobs: list[Any]) -> None:
     for job in jobs:
         flat = flatten(job.cfg)
         if converges(flat):
-            rest = {k: v for k, v in flat.items() if k != CEILING and not neutral(k)}
-            ceilings.setdefault(repr(sorted(rest.items())), set()).add(int(flat[CEILING]))
+            ceilings.setdefault(_all_but(flat, CEILING), set()).add(int(flat[CEILING]))
     for found in ceilings.values():
         if len(found) > 1:
             raise ConfigError(
