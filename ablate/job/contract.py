@@ -130,8 +130,13 @@ def close_cell(
     recorded."""
     if not os.environ.get(ENV_PARENT):
         return []
-    tracker, parent, experiment = Tracker(os.environ[ENV_URI]), os.environ[ENV_PARENT], os.environ[ENV_EXPERIMENT]
-    mine = json.dumps(list(overrides))
+    tracker, experiment = Tracker(os.environ[ENV_URI]), os.environ[ENV_EXPERIMENT]
+    # a job may nest under another run (an Optuna arm's: hydra.job.env_set sets its parent); its runs'
+    # tags hold its task overrides only (Hydra keeps the hydra.* ones apart)
+    prefix = f"hydra.job.env_set.{ENV_PARENT}="
+    given = [o.split("=", 1)[1].strip("'\"") for o in overrides if o.lstrip("+").startswith(prefix)]
+    parent = next((g for g in given if g), os.environ[ENV_PARENT])
+    mine = json.dumps([o for o in overrides if not o.lstrip("+~").startswith("hydra.")])
     runs = [r for r in tracker.members(experiment, parent) if r["tags"].get("ablate.overrides") == mine]
     tags = {"ablate.error": reason[:500], **({JOB_LOG: log} if log else {})}
     closed = []

@@ -17,6 +17,7 @@ from ablate.report.designs import describe
 from ablate.report.search import best_params_section
 from ablate.report.summary import summary
 from ablate.tracking.store import REUSED, Tracker, redact
+from ablate.tracking.tags import ROUNDS
 from ablate.tracking.tags import get as tag
 
 _GRID_COLUMNS = 6  # progress snapshots shown per arm: first, last and evenly between
@@ -215,7 +216,7 @@ def write_report(tracker: Tracker, parent_id: str, out: Path) -> Path:
         sections = analyze(study)
         command = redact(study.parent["tags"].get("ablate.command", "?"))
         text = render(study, sections, tracker, work, command)
-        search = best_params_section(study.children)
+        search = best_params_section(study.children, in_rounds=bool(study.parent["tags"].get(ROUNDS)))
         if search:  # an Optuna search: the values each arm's study found best
             text += "\n" + "\n".join(search)
         export.write(work, study, sections, command)

@@ -12,8 +12,9 @@ from ablate.report.markdown import table
 STUDY = "ablate.optuna.study"  # the tag the sweeper puts on each arm's run
 
 
-def best_params_section(children: list[dict[str, Any]]) -> list[str]:
-    """Markdown lines for the report: per arm, its study, budget and the best values found."""
+def best_params_section(children: list[dict[str, Any]], in_rounds: bool = False) -> list[str]:
+    """Markdown lines for the report: per arm, its study, budget and the best values found;
+    `in_rounds`: the sweep added seeds in rounds (replicates=auto) after the search."""
     arms = [c for c in children if c["tags"].get(STUDY)]
     if not arms:
         return []
@@ -26,6 +27,15 @@ def best_params_section(children: list[dict[str, Any]]) -> list[str]:
         f"each arm's best trial by `{tags.get('ablate.optuna.metric')}` ({tags.get('ablate.optuna.direction')}).",
         "",
     ]
+    if in_rounds:  # hydra_plugins/ablate_optuna_sweeper/_rounds.py
+        lines += [
+            "Seeds in rounds (`replicates=auto`): the search was the first round, and each arm's replicates "
+            "are its best trial's seeds plus the seeds the rounds trained with its best values. The values "
+            "were chosen on the best trial's seeds, which stay in the test, so an arm's effect on them may be "
+            "flattered (the other seeds are free of that choice). The replicate-epochs above count the arms' "
+            "seeds only, not the search's other trials.",
+            "",
+        ]
     rows = []
     for c in arms:
         t = c["tags"]

@@ -167,7 +167,7 @@ def preflight(overrides: list[str], multirun: bool, launch_dir: Path | None = No
                 swept = dict.fromkeys(o.get_key_element().lstrip("+~") for o in grid if o.is_sweep_override())
                 judged = check_claims(cfgs, list(swept), declared, arms)  # the swept keys, as the report names them
                 if any(cfg.replicates == AUTO for cfg in cfgs):
-                    check_rounds(judged, sweeper, hydra.runtime.choices)
+                    check_rounds(judged, _locate(sweeper) if sweeper else None, hydra.runtime.choices)
             else:  # a single run judges no claim, but a malformed one is still a typo to report
                 parse_study(jobs[0].cfg)
                 check_single(jobs[0].cfg)

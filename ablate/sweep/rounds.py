@@ -13,42 +13,51 @@ Convergence does not stop the rounds: a claim whose intervals decide it needs no
 while its verdict waits, provisional, for converged training (trainer.stop=converged).
 
 Rounds are jobs of the same sweep under the same parent run, through whichever launcher the sweep
-uses (hydra_plugins/ablate_sweeper). Decisions read only the store, so rerunning the command
-replays them: the same rounds, each finding its runs finished, nothing added; a killed round
-resumes where it stopped. The looks are fixed in advance by (min, max, step), and the intervals hold
-over all of them (ablate/report/sequential.py).
+uses: `run_rounds` is the loop, and a sweeper that runs rounds (class attribute `ROUNDS = True`)
+hands it how one round is launched: the design's arms (hydra_plugins/ablate_sweeper), or an Optuna
+search whose tuned arms are then topped up (hydra_plugins/ablate_optuna_sweeper/_rounds.py).
+Decisions read only the store, so rerunning the command replays them: the same rounds, each
+finding its runs finished, nothing added; a killed round resumes where it stopped. The looks are
+fixed in advance by (min, max, step), and the intervals hold over all of them
+(ablate/report/sequential.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ablate.config import ConfigError
 from ablate.config.root import AUTO
+from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
 from ablate.report.analysis import analyze
 from ablate.report.collect import GROUPS, collect
 from ablate.report.sequential import DECIDED, Design
-from ablate.sweep.design import ABLATE_SWEEPER
-from ablate.tracking.store import Tracker
+from ablate.sweep.callbacks import log_baselines
+from ablate.tracking.store import Tracker, redact
+from ablate.tracking.tags import ROUNDS, SEQUENTIAL
 
 REPLICATES = "replicates"
 
 Key = tuple[tuple[str, str], ...]  # a cell: (column, level) pairs, task and dataset included
 
 
-def check_rounds(judged: list[str], sweeper_target: str, choices: dict) -> None:
-    """Before anything runs: `replicates=auto` needs a claim to decide and the sweeper that runs rounds."""
+def check_rounds(judged: list[str], sweeper: type | None, choices: dict) -> None:
+    """Before anything runs: `replicates=auto` needs a claim to decide and a sweeper that runs rounds
+    (`sweeper`: its class, whose attribute ROUNDS says so)."""
     if not judged:
         raise ConfigError(
             "replicates=auto: no declared claim is judged by this sweep, so nothing decides when to stop adding "
             "seeds (allowed: a claim set whose claims this sweep tests, e.g. claims=unet with model.skip and "
             "model.bottleneck swept; or replicates=N)"
         )
-    if not sweeper_target.endswith(ABLATE_SWEEPER):
+    if not getattr(sweeper, "ROUNDS", False):
         raise ConfigError(
             f"replicates=auto: hydra/sweeper={choices.get('hydra/sweeper')} does not add seeds in rounds "
-            "(allowed: hydra/sweeper=ablate, the default; or replicates=N)"
+            "(allowed: hydra/sweeper=ablate, the default, or optuna; or replicates=N)"
         )
 
 
@@ -87,10 +96,13 @@ def plan(tracker: Tracker, parent: str, design: Design, have: dict[str, int], fi
     (a rerun finds the later rounds' runs in the store) are left out, so a rerun replays the same
     decisions round by round."""
     study = collect(tracker, parent)
+    # replicates only: a run with no seed (a job lost before it started one, an arm whose search
+    # completed no trial) records a failure and is no seed of its cell
+    study.runs = study.runs[[_seed(row) is not None for row in study.runs.to_dict("records")]]
     jobs = _overrides_by_cell(study)
     limit = {key: have.get(json.dumps(job), 0) for key, job in jobs.items()}
     rows = study.runs.to_dict("records")
-    keep = [int(float(row["seed"])) - first < limit.get(_key(row, study.factors), 0) for row in rows]
+    keep = [_seed(row) - first < limit.get(_key(row, study.factors), 0) for row in rows]
     study.runs = study.runs[keep].reset_index(drop=True)
     needs, still = [], []
     for s in analyze(study):
@@ -103,6 +115,51 @@ def plan(tracker: Tracker, parent: str, design: Design, have: dict[str, int], fi
                 needs.append((keys, n))
     todo = [(jobs[key], n) for key, n in targets(needs, design).items() if key in jobs and n > limit[key]]
     return Plan(todo, still)
+
+
+Launch = Callable[[list[tuple[list[str], int]]], Any]  # one round: each cell's job and its seeds
+
+
+def run_rounds(config, cells: list[list[str]], launch: Launch, notes: list[str] | None = None) -> list[Any]:
+    """replicates=auto: each cell (its job's overrides, without `replicates=`) first at the first
+    look's seeds, then topped up where claims are open; `launch` runs one round and returns what
+    it launched (kept per round). `notes`: what the sweeper could not do (a cell it could not top
+    up), added to the record of how the rounds ended. The parent run records the design and the
+    rounds (ablate.sequential, ablate.rounds) for the report."""
+    seq = config.sequential
+    design = Design.rounds(int(seq.min), int(seq.max), int(seq.step))
+    tracker, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_PARENT]
+    tracker.set_tags(parent, {SEQUENTIAL: json.dumps({"min": seq.min, "max": seq.max, "step": seq.step})})
+    todo = [(job, design.looks[0]) for job in cells]
+    done, returns, end, have = [], [], "", {}
+    known = {redact(json.dumps(job)): job for job in cells}  # the runs' tags are redacted
+    while todo:
+        have.update({redact(json.dumps(job)): n for job, n in todo})
+        returns.append(launch(todo))
+        done.append({"round": len(done) + 1, "cells": len(todo), "seeds": max(n for _, n in todo)})
+        print(f"round {len(done)}: {len(todo)} cell(s) at up to {done[-1]['seeds']} seeds", flush=True)
+        # the raw-pixel baseline before the first decision (else only the sweep's end logs it): a
+        # claim's effects, so the decisions, must be the same in the first run as in a rerun
+        log_baselines(tracker, parent, tracker.members(os.environ[ENV_EXPERIMENT], parent), config)
+        nxt = plan(tracker, parent, design, have, int(config.seed))
+        todo = [(known[k], n) for job, n in nxt.jobs if (k := json.dumps(job)) in known]
+        if not nxt.open:
+            end = "every claim decided"
+        elif not todo:
+            end = f"stopped at the maximum, n = {design.looks[-1]}, with {', '.join(nxt.open)} undecided"
+        elif len(done) >= len(design.looks):  # a safety net: each look is one round at most
+            end, todo = f"stopped after {len(done)} rounds with {', '.join(nxt.open)} undecided", []
+    end = "; ".join([end, *(notes or [])])
+    tracker.set_tags(parent, {ROUNDS: json.dumps({"rounds": done, "end": end})})
+    print(f"rounds: {end}", flush=True)
+    return returns
+
+
+def _seed(row: dict) -> int | None:
+    try:
+        return int(float(row["seed"]))
+    except (TypeError, ValueError):
+        return None
 
 
 def _key(row: dict, factors: list[str]) -> Key:

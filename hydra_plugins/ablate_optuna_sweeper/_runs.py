@@ -110,7 +110,7 @@ class StudyRun:
             return
         self._take(source, self.run_id)
         for other in best.user_attrs.get("ablate:run_ids", [])[1:]:
-            self._sibling(other)
+            self.sibling(other)
 
     def _take(self, source: dict[str, Any], run_id: str) -> None:
         """A trial's run's results into `run_id`: metric histories, params, data spec, provenance
@@ -125,13 +125,14 @@ class StudyRun:
         keep = {k: v for k, v in source["tags"].items() if k == DATA_SPEC}
         self.tracker.set_tags(run_id, {**keep, REUSED: source["tags"].get(REUSED, source["run_id"])})
 
-    def _sibling(self, run_id: str) -> None:
-        """Another replicate of the best trial, as a run beside the arm's (a direct child of the
-        sweep's parent), so the report counts the tuned arm's replicates."""
+    def sibling(self, run_id: str) -> None:
+        """Another replicate of the best trial (or, under replicates=auto, a seed a later round added
+        to the tuned arm), as a run beside the arm's (a direct child of the sweep's parent), so the
+        report counts the tuned arm's replicates."""
         from ablate.tracking.store import REUSED
 
         source = self.tracker.find_run(run_id)
-        if source is None:
+        if source is None or source["status"] != "FINISHED":  # a failed seed is no replicate (a rerun retrains it)
             return
         origin = source["tags"].get(REUSED, source["run_id"])
         if any(r["tags"].get(REUSED) == origin for r in self.tracker.children(self.experiment, self.parent)):

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,35 @@ def outcome(settings: Settings, ret: JobReturn) -> tuple[str, float | None, str 
     return "COMPLETE", value, None, run_id
 
 
+@dataclass
+class Tuned:
+    """An arm after its search: its overrides, its run (the trials nest under it) and its study's summary."""
+
+    arm: list[str]
+    run: Any  # _runs.StudyRun
+    summary: dict[str, Any]
+
+    def values(self) -> list[str]:
+        """The best trial's values, as overrides."""
+        return [f"{k}={override_value(v)}" for k, v in self.summary["best_params"].items()]
+
+
 def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str]) -> list[Any]:
+    """Every arm's study to its n_trials; returns the arms' summaries (under replicates=auto: the
+    search is the first round, then the tuned arms are topped up, _rounds.py; returns what each
+    round launched)."""
+    if OmegaConf.select(config, "replicates") == "auto":
+        from hydra_plugins.ablate_optuna_sweeper._rounds import search_in_rounds
+
+        return search_in_rounds(settings, config, loader, launcher, arguments)
+    return [t.summary for t in tune(settings, config, loader, launcher, arguments)[0]]
+
+
+def tune(
+    settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str], extra: list[str] = ()
+) -> tuple[list[Tuned], int]:
+    """Each arm's study in turn, every trial with `extra` overrides added (they replace the arm's
+    own for the same keys); the tuned arms and the next job's index."""
     from ablate.engine.hooks import ENV_HOOK
     from ablate.job import components
     from ablate.job.contract import ENV_PARENT, ENV_URI
@@ -102,6 +131,7 @@ def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: A
     _declare_env(config, [ENV_HOOK, ENV_PARENT])
     distributions = {key: distribution(key, spec) for key, spec in settings.space.items()}
     launch_dir = Path(config.hydra.runtime.cwd)
+    replaced = {_key(o) for o in extra}
     next_job = 0
     results = []
     for arm in jobs:
@@ -115,13 +145,14 @@ def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: A
         label = [o for o in arm if _key(o) in swept]
         run = StudyRun(name, url, arm, label, settings)
         log.info(f"study {name}: {consumed(study)} of {settings.n_trials} trials so far")
+        job = [*(o for o in arm if _key(o) not in replaced), *extra]
         try:
-            next_job = _search(settings, study, run, arm, url, distributions, launcher, next_job)
+            next_job = _search(settings, study, run, job, url, distributions, launcher, next_job)
         except BaseException:
             run.close(study, interrupted=True)
             raise
-        results.append(run.close(study))
-    return results
+        results.append(Tuned(arm, run, run.close(study)))
+    return results, next_job
 
 
 def _declare_env(config: DictConfig, keys: list[str]) -> None:

@@ -43,6 +43,8 @@ ConfigStore.instance().store(group="hydra/sweeper", name="optuna", node=AblateOp
 
 
 class AblateOptunaSweeper(Sweeper):
+    ROUNDS = True  # replicates=auto: the search is round 1, then the tuned arms are topped up (_rounds.py)
+
     def __init__(self, **settings: Any) -> None:
         from hydra_plugins.ablate_optuna_sweeper._settings import Settings
 

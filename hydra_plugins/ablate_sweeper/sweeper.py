@@ -15,8 +15,6 @@ plugin scan imports this module on every start of every app.
 
 # no `from __future__ import annotations` here: Hydra's scan runs this module before it is in
 # sys.modules, where dataclasses would look string annotations up
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,8 @@ ConfigStore.instance().store(group="hydra/sweeper", name="ablate", node=AblateSw
 
 
 class AblateSweeper(BasicSweeper):
+    ROUNDS = True  # replicates=auto runs here (ablate/sweep/rounds.py)
+
     def split_arguments(self, overrides: list, max_batch_size: int | None) -> list[list[list[str]]]:
         """The jobs in batches, as the basic sweeper's (whose loop launches them): its own grid for
         design=full, else the design's arms crossed with the other swept keys (ablate/sweep/design.py)."""
@@ -62,41 +62,17 @@ class AblateSweeper(BasicSweeper):
         return self._rounds(grid)
 
     def _rounds(self, grid: list[list[str]]) -> Any:
-        """replicates=auto: each cell first at sequential.min seeds, then topped up where claims are open."""
-        from ablate.job.contract import ENV_EXPERIMENT, ENV_PARENT, ENV_URI
-        from ablate.report.sequential import Design
-        from ablate.sweep.callbacks import log_baselines
-        from ablate.sweep.rounds import plan, without
-        from ablate.tracking.store import Tracker, redact
-        from ablate.tracking.tags import ROUNDS, SEQUENTIAL
+        """replicates=auto: each round's cells, with their number of seeds, through the launcher."""
+        from ablate.sweep.rounds import run_rounds, without
 
-        seq = self.config.sequential
-        design = Design.rounds(int(seq.min), int(seq.max), int(seq.step))
-        cells = [without(job) for job in grid]
-        tracker, parent = Tracker(os.environ[ENV_URI]), os.environ[ENV_PARENT]
-        tracker.set_tags(parent, {SEQUENTIAL: json.dumps({"min": seq.min, "max": seq.max, "step": seq.step})})
-        todo = [(job, design.looks[0]) for job in cells]
-        done, returns, index, end, have = [], [], 0, "", {}
-        known = {redact(json.dumps(job)): job for job in cells}  # the runs' tags are redacted
-        while todo:
-            have.update({redact(json.dumps(job)): n for job, n in todo})
+        index = 0
+
+        def launch(todo: list[tuple[list[str], int]]) -> Any:
+            nonlocal index
             batch = [[*job, f"replicates={n}"] for job, n in todo]
             self.validate_batch_is_legal(batch)
-            returns.append(self.launcher.launch(batch, initial_job_idx=index))
+            returns = self.launcher.launch(batch, initial_job_idx=index)
             index += len(batch)
-            done.append({"round": len(done) + 1, "cells": len(batch), "seeds": max(n for _, n in todo)})
-            print(f"round {len(done)}: {len(batch)} cell(s) at up to {done[-1]['seeds']} seeds", flush=True)
-            # the raw-pixel baseline before the first decision (else only the sweep's end logs it): a
-            # claim's effects, so the decisions, must be the same in the first run as in a rerun
-            log_baselines(tracker, parent, tracker.members(os.environ[ENV_EXPERIMENT], parent), self.config)
-            nxt = plan(tracker, parent, design, have, int(self.config.seed))
-            todo = [(known[k], n) for job, n in nxt.jobs if (k := json.dumps(job)) in known]
-            if not nxt.open:
-                end = "every claim decided"
-            elif not todo:
-                end = f"stopped at the maximum, n = {design.looks[-1]}, with {', '.join(nxt.open)} undecided"
-            elif len(done) >= len(design.looks):  # a safety net: each look is one round at most
-                end, todo = f"stopped after {len(done)} rounds with {', '.join(nxt.open)} undecided", []
-        tracker.set_tags(parent, {ROUNDS: json.dumps({"rounds": done, "end": end})})
-        print(f"rounds: {end}", flush=True)
-        return returns
+            return returns
+
+        return run_rounds(self.config, [without(job) for job in grid], launch)
