@@ -31,6 +31,8 @@ def job_end(arm: str, replicates: list, results: list[ReplicateResult], seconds:
             groups.setdefault(f"failed: {reason}", []).append(str(rep.seed))
         elif res["status"] == "PRUNED":
             groups.setdefault(f"pruned at epoch {res.get('epoch')}", []).append(str(rep.seed))
+        elif getattr(getattr(rep, "plan", None), "continues", None):  # a lower ceiling's run, carried on
+            groups.setdefault(f"went on from epoch {rep.resumed_epoch} (a lower ceiling's)", []).append(str(rep.seed))
         elif getattr(rep, "resumed_epoch", None) is not None:  # its own checkpoint, or its pack's
             groups.setdefault(f"resumed from epoch {rep.resumed_epoch}", []).append(str(rep.seed))
         else:

@@ -61,7 +61,7 @@ class Replicate:
         self.run_id: str | None = None  # opened by prepare (or by fail, when the job failed before)
         self.plan: resume.Plan | None = None
         self.lock: locks.Lock | None = None  # held while this process trains it (ablate/util/locks.py)
-        self.ended = self.reopened = False
+        self.ended = self.reopened = self.keep_checkpoint = False
         self.resumed_epoch: int | None = None  # the checkpoint's epoch it went on from (its own, or its pack's)
         self.epochs: dict[int, dict[str, float]] = {}  # what on_epoch logged, for a pack's mean
 
@@ -72,7 +72,7 @@ class Replicate:
         if self.run_id is not None:
             return
         alive = resume.alive_tags()
-        if source is None:  # this sweep's own run that did not finish, if any
+        if source is None and not getattr(self.plan, "continues", None):  # this sweep's own unfinished run, if any
             try:
                 stale = resume.stale_runs(self.tracker, self.job.experiment, self.job.parent, self.identity)
             except Exception:  # noqa: BLE001 - the store may be what failed: a new run still says why
@@ -138,6 +138,7 @@ class Replicate:
         if self.plan.action == "resume":
             self.resumed_epoch = int(self.plan.state["epoch"])
             self.tracker.set_tags(self.run_id, {"ablate.resumed_epoch": self.resumed_epoch})
+            resume.carry_over(self.tracker, self.plan, self.run_id, list(self.registry.per_epoch))
         resume.record_owner(self.plan, self.run_id)
         return self.plan.action
 
@@ -202,6 +203,8 @@ class Replicate:
         metrics = key_first(metrics, self.registry)  # where the run's page lists them first
         self.tracker.log_metrics(self.run_id, metrics, step=len(history.eval_loss))  # its last epoch
         self.tracker.set_tags(self.run_id, {stopping.STOP: stopping.stop_line(conf.trainer, stopped_at)})
+        # its last checkpoint is where a higher ceiling goes on from (ablate/job/resume.py)
+        self.keep_checkpoint = stopping.ceiling(conf.trainer) is not None and stopped_at is None
         self.tracker.describe(self.run_id, run_description(self.name, metrics, self.registry))
         return metrics
 
@@ -214,17 +217,20 @@ class Replicate:
             return self.pruned(exc)
         except BaseException as exc:  # noqa: BLE001 - the run must never be left RUNNING
             return self.fail(exc)
-        self.end("FINISHED")
-        if self.plan is not None:
-            resume.finish(self.plan)
+        self.end("FINISHED", release=False)
+        try:  # before the lock goes: a waiting process may go on from what it keeps
+            if self.plan is not None:
+                resume.finish(self.plan, keep=self.keep_checkpoint)
+        finally:
+            locks.release(self.lock)
         status = "SKIPPED" if self.plan is not None and self.plan.action == "skip" else "FINISHED"
         return {"status": status, "run_id": self.run_id, "seed": self.seed, "metrics": metrics}
 
     def pruned(self, exc: Pruned) -> ReplicateResult:
         self.tracker.set_tags(self.run_id, {"ablate.pruned": exc.epoch, "ablate.error": str(exc)})
         self.end("KILLED")
-        if self.plan is not None:
-            resume.finish(self.plan)
+        if self.plan is not None:  # never resumed; a lower ceiling's kept checkpoint stays
+            resume.finish(self.plan, drop_kept=False)
         return {"status": "PRUNED", "run_id": self.run_id, "seed": self.seed, "epoch": exc.epoch}
 
     def fail(self, exc: BaseException, alone: bool = True) -> ReplicateResult:
@@ -252,8 +258,9 @@ class Replicate:
             raise exc
         return result
 
-    def end(self, status: str, reason: str | None = None) -> None:
-        """Close the run (once); `reason`: why it did not finish, as its ablate.error tag."""
+    def end(self, status: str, reason: str | None = None, release: bool = True) -> None:
+        """Close the run (once); `reason`: why it did not finish, as its ablate.error tag; `release`:
+        the replicate's lock too (else the caller releases it)."""
         try:
             if not self.ended and self.run_id is not None:
                 self.ended = True
@@ -261,7 +268,8 @@ class Replicate:
                 if reason:  # after the end: logging may be what failed
                     self.tracker.set_tags(self.run_id, {"ablate.error": reason.splitlines()[0][:500]})
         finally:
-            locks.release(self.lock)  # after the run's end: a waiting process then finds it finished
+            if release:  # after the run's end: a waiting process then finds it finished
+                locks.release(self.lock)
 
 
 def start_tags(where: Where, data: dict[str, Any], seed: int, index: int, replicates: int) -> dict[str, Any]:

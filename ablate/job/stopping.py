@@ -60,8 +60,14 @@ def reusable(line: str | None, ceiling: int | None) -> bool:
     converged = re.match(r"converged at epoch (\d+) ", line or "")
     if converged:
         return int(converged.group(1)) <= ceiling
-    reached = re.match(r"ceiling: trainer\.epochs=(\d+) ", line or "")
-    return reached is not None and int(reached.group(1)) == ceiling
+    return reached(line) == ceiling
+
+
+def reached(line: str | None) -> int | None:
+    """The ceiling a finished run whose `ablate.stop` tag reads `line` reached before converging (None:
+    it converged, or trained a fixed number of epochs)."""
+    found = re.match(r"ceiling: trainer\.epochs=(\d+) ", line or "")
+    return int(found.group(1)) if found else None
 
 
 def training_metrics(model: nn.Module, history: History, seconds: float, device: torch.device) -> dict[str, float]:

@@ -90,6 +90,8 @@ class Tracker:
         self.uri = uri
         if redact(uri) != uri:  # MLflow prints "View run ... at: <uri with the password>" on each run's end
             os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # no progress bar per artifact fetched (a report's images, a carried-on run's progress grids)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self.client = MlflowClient(tracking_uri=uri)
 
     # -- store and experiment ------------------------------------------------------------------
@@ -255,7 +257,6 @@ class Tracker:
         return sorted(latest.items())
 
     def download(self, run_id: str, path: str, dst: Path) -> Path:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bar per report image
         dst.mkdir(parents=True, exist_ok=True)
         return Path(self.client.download_artifacts(run_id, path, str(dst)))
 
@@ -263,10 +264,11 @@ class Tracker:
         return [a.path for a in self.client.list_artifacts(run_id, path)]
 
     # -- copying between runs (what to copy is ablate.job.resume's policy) -----------------------
-    def copy_metrics(self, src: str, dst: str, max_step: int | None = None) -> None:
-        """src's metric histories (steps <= max_step when given), timestamps kept, into dst."""
+    def copy_metrics(self, src: str, dst: str, max_step: int | None = None, keys: list[str] | None = None) -> None:
+        """src's metric histories (steps <= max_step when given; only `keys` when given), timestamps
+        kept, into dst."""
         batch = []
-        for key in self.client.get_run(src).data.metrics:
+        for key in (k for k in self.client.get_run(src).data.metrics if keys is None or k in keys):
             batch += [
                 Metric(key, m.value, m.timestamp, m.step)
                 for m in self.client.get_metric_history(src, key)
