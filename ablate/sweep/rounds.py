@@ -100,7 +100,7 @@ def plan(tracker: Tracker, parent: str, design: Design, have: dict[str, int], fi
     # completed no trial) records a failure and is no seed of its cell
     study.runs = study.runs[[_seed(row) is not None for row in study.runs.to_dict("records")]]
     jobs = _overrides_by_cell(study)
-    limit = {key: have.get(json.dumps(job), 0) for key, job in jobs.items()}
+    limit = {key: have.get(cell_key(job), 0) for key, job in jobs.items()}
     rows = study.runs.to_dict("records")
     keep = [_seed(row) - first < limit.get(_key(row, study.factors), 0) for row in rows]
     study.runs = study.runs[keep].reset_index(drop=True)
@@ -132,9 +132,9 @@ def run_rounds(config, cells: list[list[str]], launch: Launch, notes: list[str] 
     tracker.set_tags(parent, {SEQUENTIAL: json.dumps({"min": seq.min, "max": seq.max, "step": seq.step})})
     todo = [(job, design.looks[0]) for job in cells]
     done, returns, end, have = [], [], "", {}
-    known = {redact(json.dumps(job)): job for job in cells}  # the runs' tags are redacted
+    known = {cell_key(job): job for job in cells}
     while todo:
-        have.update({redact(json.dumps(job)): n for job, n in todo})
+        have.update({cell_key(job): n for job, n in todo})
         returns.append(launch(todo))
         done.append({"round": len(done) + 1, "cells": len(todo), "seeds": max(n for _, n in todo)})
         print(f"round {len(done)}: {len(todo)} cell(s) at up to {done[-1]['seeds']} seeds", flush=True)
@@ -142,7 +142,7 @@ def run_rounds(config, cells: list[list[str]], launch: Launch, notes: list[str] 
         # claim's effects, so the decisions, must be the same in the first run as in a rerun
         log_baselines(tracker, parent, tracker.members(os.environ[ENV_EXPERIMENT], parent), config)
         nxt = plan(tracker, parent, design, have, int(config.seed))
-        todo = [(known[k], n) for job, n in nxt.jobs if (k := json.dumps(job)) in known]
+        todo = [(known[k], n) for job, n in nxt.jobs if (k := cell_key(job)) in known]
         if not nxt.open:
             end = "every claim decided"
         elif not todo:
@@ -153,6 +153,12 @@ def run_rounds(config, cells: list[list[str]], launch: Launch, notes: list[str] 
     tracker.set_tags(parent, {ROUNDS: json.dumps({"rounds": done, "end": end})})
     print(f"rounds: {end}", flush=True)
     return returns
+
+
+def cell_key(job: list[str]) -> str:
+    """A cell's job as its runs' `ablate.overrides` tag holds it (redacted JSON): how the rounds and
+    the store name the same cell."""
+    return redact(json.dumps(job))
 
 
 def _seed(row: dict) -> int | None:

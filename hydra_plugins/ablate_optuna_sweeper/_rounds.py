@@ -17,13 +17,12 @@ round 1; an arm whose study completed no trial is not topped up, and the rounds'
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hydra.core.utils import JobStatus
 from omegaconf import DictConfig
 
-from hydra_plugins.ablate_optuna_sweeper._search import Tuned, tune
+from hydra_plugins.ablate_optuna_sweeper._search import Tuned, arms, tune
 from hydra_plugins.ablate_optuna_sweeper._settings import Settings
 
 
@@ -33,9 +32,7 @@ def search_in_rounds(
     """The rounds (ablate.sweep.rounds.run_rounds), the first of which is the search; what each
     round launched, per round."""
     from ablate.job.contract import ENV_PARENT
-    from ablate.sweep.rounds import REPLICATES, run_rounds, without
-    from ablate.tracking.store import redact
-    from hydra_plugins.ablate_optuna_sweeper._search import arms
+    from ablate.sweep.rounds import REPLICATES, cell_key, run_rounds, without
 
     cells = [without(arm) for arm in arms(settings, arguments)[0]]
     tuned: dict[str, Tuned] = {}  # a cell's job (as the rounds key it) -> its arm after the search
@@ -46,7 +43,7 @@ def search_in_rounds(
         """Each arm again with its best values and `replicates=n`, nested under its run: the seeds it
         has are found finished, the new ones train and become runs beside the arm's."""
         nonlocal index
-        ready = [(tuned[redact(json.dumps(job))], job, n) for job, n in todo]
+        ready = [(tuned[cell_key(job)], job, n) for job, n in todo]
         ready = [(t, job, n) for t, job, n in ready if t.summary["best_trial"] is not None and t.run.run_id]
         batch = [
             [*job, *t.values(), f"{REPLICATES}={n}", f"hydra.job.env_set.{ENV_PARENT}='{t.run.run_id}'"]
@@ -67,7 +64,7 @@ def search_in_rounds(
         # round 1: the search, every trial at the first look's seeds
         first = max(n for _, n in todo)
         found, index = tune(settings, config, loader, launcher, arguments, [f"{REPLICATES}={first}"])
-        tuned.update({redact(json.dumps(without(t.arm))): t for t in found})
+        tuned.update({cell_key(without(t.arm)): t for t in found})
         for t in found:
             if t.summary["best_trial"] is None:
                 notes.append(f"{' '.join(t.arm)}: not topped up, its study completed no trial")

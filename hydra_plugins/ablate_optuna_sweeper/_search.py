@@ -101,8 +101,14 @@ class Tuned:
     summary: dict[str, Any]
 
     def values(self) -> list[str]:
-        """The best trial's values, as overrides."""
-        return [f"{k}={override_value(v)}" for k, v in self.summary["best_params"].items()]
+        """The best trial's values, as its jobs had them."""
+        return as_overrides(self.summary["best_params"])
+
+
+def as_overrides(params: dict[str, Any]) -> list[str]:
+    """A trial's values as a job's overrides: written once, so a tuned arm's later seeds get the
+    config, so the fingerprint, its best trial's seeds had."""
+    return [f"{k}={override_value(v)}" for k, v in params.items()]
 
 
 def search_arms(settings: Settings, config: DictConfig, loader: Any, launcher: Any, arguments: list[str]) -> list[Any]:
@@ -194,8 +200,8 @@ def _search(settings, study, run, arm, url, distributions, launcher, next_job: i
                 "sign": sign,
             }
             env = {ENV_HOOK: trial_hook(encode(spec)), **run.env()}
-            values = [f"{k}={override_value(v)}" for k, v in trial.params.items()]
-            batch.append([*arm, *values, *(f"hydra.job.env_set.{k}='{v}'" for k, v in env.items())])
+            env_set = (f"hydra.job.env_set.{k}='{v}'" for k, v in env.items())
+            batch.append([*arm, *as_overrides(trial.params), *env_set])
         with Heartbeat(study, trials, settings.heartbeat_interval):
             try:
                 returns = launcher.launch(batch, initial_job_idx=next_job)
